@@ -1,0 +1,35 @@
+"""tsuc: a compiler toolchain for unconventional AI hardware.
+
+`tsuc.compile` turns a model or problem into a `.tsuc` artifact; `tsuc.load` reads one back.
+Importing `tsuc` (or `tsuc.runtime`) never imports the compiler: `compile` pulls it in lazily,
+so a deployed runtime needs only numpy and onnxruntime.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tsuc.errors import TsucError
+from tsuc.version import __version__
+
+
+def compile(model: Any, target: str = "cpu", output: str | None = None, **kwargs: Any):  # noqa: A001
+    """Compile `model` (ONNX path, ModelProto, torch.nn.Module or problem) for `target`.
+
+    Returns the loaded `Executable`; writes the artifact to `output` when given.
+    Keyword arguments: `options` (dict of target options), `example_inputs` (torch path),
+    `input_shapes` (dict name -> shape for dynamic dimensions), `input_format`.
+    """
+    from tsuc.compiler.driver import compile_model
+
+    return compile_model(model, target=target, output=output, **kwargs)
+
+
+def load(path: str):
+    """Load a `.tsuc` artifact, verifying it fully before anything runs."""
+    from tsuc.runtime import load as _load
+
+    return _load(path)
+
+
+__all__ = ["TsucError", "__version__", "compile", "load"]

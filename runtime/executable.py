@@ -1,0 +1,163 @@
+"""`Executable`: a loaded artifact that runs its segments in order and keeps their profiles."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tsuc.errors import ArtifactError, TsucError
+from tsuc.runtime.artifact import ArtifactReader
+from tsuc.runtime.executors import Param, SegmentExecutor, executor_class
+
+_DTYPES = {"float32", "float64", "float16", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+           "uint64", "bool"}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A graph input or output: name, numpy dtype name, shape (None for a dynamic dimension)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int | None, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
+
+    @staticmethod
+    def from_json(entry: dict[str, Any]) -> TensorSpec:
+        return TensorSpec(str(entry["name"]), str(entry["dtype"]), tuple(entry["shape"]))
+
+
+def load(path: str) -> Executable:
+    """Load and verify an artifact; raises `ArtifactError` with one sentence if it is bad."""
+    return Executable(ArtifactReader.open(path))
+
+
+class Executable:
+    """Runs an artifact. `run({name: array}, **params)` or `exe(*arrays)`."""
+
+    def __init__(self, artifact: ArtifactReader) -> None:
+        self.artifact = artifact
+        self.manifest = artifact.manifest
+        try:
+            self.inputs = [TensorSpec.from_json(e) for e in self.manifest["inputs"]]
+            self.outputs = [TensorSpec.from_json(e) for e in self.manifest["outputs"]]
+        except (KeyError, TypeError):
+            raise ArtifactError(f"{artifact.path}: manifest signatures are malformed") from None
+        for spec in self.inputs + self.outputs:
+            if spec.dtype not in _DTYPES:
+                raise ArtifactError(f"{artifact.path}: signature {spec.name!r} has unsupported dtype {spec.dtype!r}")
+        self._segments: list[SegmentExecutor] = []
+        for seg in self.manifest["segments"]:
+            self._check_segment(seg)
+            self._segments.append(executor_class(seg["kind"])(seg, artifact))
+        self.params: dict[str, Param] = {}
+        for ex in self._segments:
+            self.params.update(ex.params)
+        self._profile: dict[str, Any] = {}
+
+    @property
+    def target(self) -> str:
+        return self.manifest["target"]["name"]
+
+    def _check_segment(self, seg: Any) -> None:
+        available = {s.name for s in self.inputs}
+        for earlier in self.manifest["segments"]:
+            if earlier is seg:
+                break
+            available.update(earlier["outputs"])
+        if not isinstance(seg, dict) or not {"name", "kind", "inputs", "outputs"} <= set(seg):
+            raise ArtifactError(f"{self.artifact.path}: a segment entry in the manifest is malformed")
+        missing = [v for v in seg["inputs"] if v not in available]
+        if missing:
+            raise ArtifactError(f"{self.artifact.path}: segment {seg['name']!r} reads {missing[0]!r}, which nothing produces before it")
+        for member in seg.get("members", {}).values():
+            if member not in self.manifest["members"]:
+                raise ArtifactError(f"{self.artifact.path}: segment {seg['name']!r} names member {member!r}, which is not in the artifact")
+
+    # -- running ----------------------------------------------------------------------------
+
+    def run(self, feeds: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
+        """Run with inputs by name; returns outputs by name (torch tensors if given torch)."""
+        feeds = dict(feeds or {})
+        as_torch = any(_is_torch(v) for v in feeds.values())
+        env = self._bind_inputs(feeds)
+        resolved = self._resolve_params(params)
+        start = time.perf_counter()
+        seg_profiles = []
+        for ex in self._segments:
+            t0 = time.perf_counter()
+            outs = ex.run({n: env[n] for n in ex.spec["inputs"]}, resolved)
+            env.update(outs)
+            prof = {"name": ex.name, "kind": ex.spec["kind"], "target": ex.spec.get("target", "host"),
+                    "wall_ms": (time.perf_counter() - t0) * 1e3}
+            prof.update(ex.profile())
+            seg_profiles.append(prof)
+        total = {"wall_ms": (time.perf_counter() - start) * 1e3, "segments": len(seg_profiles)}
+        for prof in seg_profiles:
+            for key, value in prof.items():
+                if key.endswith(("_ms", "cycles", "_j", "updates")) and isinstance(value, (int, float)) and key != "wall_ms":
+                    total[key] = total.get(key, 0) + value
+        self._profile = {"target": self.target, "segments": seg_profiles, "total": total}
+        results = {o.name: env[o.name] for o in self.outputs}
+        if as_torch:
+            import torch
+
+            results = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in results.items()}
+        return results
+
+    def __call__(self, *arrays: Any) -> Any:
+        if len(arrays) != len(self.inputs):
+            raise TsucError(f"expected {len(self.inputs)} input(s) ({', '.join(i.name for i in self.inputs)}), got {len(arrays)}")
+        outs = self.run(dict(zip((i.name for i in self.inputs), arrays)))
+        values = [outs[o.name] for o in self.outputs]
+        return values[0] if len(values) == 1 else tuple(values)
+
+    def profile(self) -> dict[str, Any]:
+        """Per-segment and total figures of the last run (host ms, target cycles, ...)."""
+        return self._profile
+
+    def _resolve_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            known = ", ".join(sorted(self.params)) or "none"
+            raise TsucError(f"unknown run parameter(s) {', '.join(unknown)} for this artifact (accepted: {known})")
+        return {k: p.convert(k, params.get(k, p.default)) for k, p in self.params.items()}
+
+    def _bind_inputs(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
+        names = {i.name for i in self.inputs}
+        unknown = sorted(set(feeds) - names)
+        if unknown:
+            raise TsucError(f"unknown input(s) {', '.join(unknown)}; the artifact takes {', '.join(sorted(names)) or 'no inputs'}")
+        env: dict[str, np.ndarray] = {}
+        for spec in self.inputs:
+            if spec.name not in feeds:
+                raise TsucError(f"input {spec.name!r} is missing")
+            arr = _to_numpy(feeds[spec.name])
+            if arr.dtype != np.dtype(spec.dtype):
+                if np.can_cast(arr.dtype, spec.dtype, casting="same_kind"):
+                    arr = arr.astype(spec.dtype)
+                else:
+                    raise TsucError(f"input {spec.name!r} has dtype {arr.dtype}, expected {spec.dtype}")
+            if arr.ndim != len(spec.shape) or any(d is not None and d >= 0 and d != a for d, a in zip(spec.shape, arr.shape)):
+                shown = "x".join("?" if d is None or d < 0 else str(d) for d in spec.shape)
+                raise TsucError(f"input {spec.name!r} has shape {'x'.join(map(str, arr.shape)) or 'scalar'}, expected {shown}")
+            env[spec.name] = arr
+        return env
+
+
+def _is_torch(value: Any) -> bool:
+    return type(value).__module__.startswith("torch")
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    if _is_torch(value):
+        value = value.detach()
+        if value.device.type != "cpu":
+            value = value.cpu()
+        return np.from_dlpack(value.contiguous())  # zero-copy for contiguous CPU tensors
+    return np.asarray(value)
