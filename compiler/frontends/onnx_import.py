@@ -1,0 +1,318 @@
+"""ONNX -> `onnx` dialect.
+
+Loads a model (with its external data), brings it to the importer's opset with onnx's version
+converter, fixes dynamic input dimensions the user names (`--input-shape x=1x3x224x224`),
+infers shapes, and builds `func.func @main` with one generated `onnx.*` op per node. Node
+names become op locations; initializers become `onnx.Constant` ops whose values sit in the
+blob store (`dense_resource<handle>`). Every problem found (unknown ops, bad attributes,
+missing shapes) is collected and reported in one error.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import onnx
+import onnx.shape_inference
+import onnx.version_converter
+import onnx.external_data_helper
+from onnx import AttributeProto, ModelProto, numpy_helper
+from xdsl.dialects import func
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DenseResourceAttr,
+    FloatAttr,
+    IntegerAttr,
+    ModuleOp,
+    NameLoc,
+    NoneAttr,
+    StringAttr,
+    f32,
+    i64,
+)
+from xdsl.ir import Attribute, Block, Region, SSAValue
+
+from tsuc.compiler.blobs import BlobStore, attach_store
+from tsuc.compiler.types import element_type, tensor_type
+from tsuc.dialects.onnx import OPSET, op_class
+from tsuc.errors import TsucError, UnsupportedError
+
+INPUT_NAMES = "tsuc.input_names"
+OUTPUT_NAMES = "tsuc.output_names"
+
+
+def name_loc(name: str) -> NameLoc:
+    """`loc("name")`: how an op remembers the ONNX node it came from."""
+    return NameLoc(StringAttr(name), NoneAttr())
+
+
+def load_onnx(path: str) -> ModelProto:
+    """Read an ONNX file and its external data; one sentence on failure."""
+    if not os.path.isfile(path):
+        raise TsucError(f"{path}: no such file")
+    try:
+        model = onnx.load(path, load_external_data=False)
+    except Exception:
+        raise TsucError(f"{path}: not an ONNX model (the protobuf could not be parsed)") from None
+    if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
+        raise TsucError(f"{path}: not an ONNX model (no graph)")
+    try:
+        onnx.external_data_helper.load_external_data_for_model(model, os.path.dirname(os.path.abspath(path)))
+    except (OSError, ValueError) as e:
+        raise TsucError(f"{path}: cannot read its external data ({e})") from None
+    return model
+
+
+def parse_shape(text: str) -> list[int]:
+    """`1x3x224x224` -> [1, 3, 224, 224]."""
+    try:
+        dims = [int(d) for d in text.lower().split("x")]
+    except ValueError:
+        raise TsucError(f"input shape {text!r} is not of the form 1x3x224x224") from None
+    if any(d < 0 for d in dims):
+        raise TsucError(f"input shape {text!r} has a negative dimension")
+    return dims
+
+
+def prepare(model: ModelProto, where: str, input_shapes: dict[str, list[int]] | None = None) -> ModelProto:
+    """Opset conversion, user input shapes, shape inference."""
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is None:
+        raise UnsupportedError(f"{where}: the model imports no default-domain opset")
+    others = sorted({o.domain for o in model.opset_import if o.domain not in ("", "ai.onnx")})
+    used_other = sorted({n.domain for n in model.graph.node if n.domain not in ("", "ai.onnx")})
+    if used_other:
+        raise UnsupportedError(f"{where}: ops from domain(s) {', '.join(used_other)} are not supported (only the default ONNX domain)")
+    del others
+    if opset != OPSET:
+        try:
+            model = onnx.version_converter.convert_version(model, OPSET)
+        except Exception as e:
+            raise UnsupportedError(f"{where}: cannot convert from opset {opset} to opset {OPSET}: {str(e).splitlines()[0]}") from None
+    if input_shapes:
+        _set_input_shapes(model, where, input_shapes)
+    try:
+        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception as e:
+        raise TsucError(f"{where}: shape inference failed: {str(e).splitlines()[0]}") from None
+    return model
+
+
+def _set_input_shapes(model: ModelProto, where: str, shapes: dict[str, list[int]]) -> None:
+    init_names = {i.name for i in model.graph.initializer}
+    inputs = {i.name: i for i in model.graph.input if i.name not in init_names}
+    unknown = sorted(set(shapes) - set(inputs))
+    if unknown:
+        raise TsucError(f"{where}: --input-shape names {', '.join(unknown)}, but the model's inputs are {', '.join(inputs)}")
+    for name, dims in shapes.items():
+        tensor = inputs[name].type.tensor_type
+        old = tensor.shape.dim
+        if tensor.HasField("shape") and len(old) != len(dims):
+            raise TsucError(f"{where}: input {name!r} has rank {len(old)}, --input-shape gives rank {len(dims)}")
+        for k, (d, new) in enumerate(zip(old, dims)):
+            if d.HasField("dim_value") and d.dim_value != new:
+                raise TsucError(f"{where}: input {name!r} dimension {k} is fixed at {d.dim_value}, --input-shape gives {new}")
+        tensor.shape.ClearField("dim")
+        for new in dims:
+            tensor.shape.dim.add().dim_value = new
+
+
+def _value_type(vi: onnx.ValueInfoProto | None, where: str) -> Attribute | None:
+    if vi is None or not vi.type.HasField("tensor_type"):
+        return None
+    tt = vi.type.tensor_type
+    if tt.elem_type == 0:
+        return None
+    elem = element_type(tt.elem_type, where)
+    if not tt.HasField("shape"):
+        return tensor_type(elem, None)
+    return tensor_type(elem, [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim])
+
+
+class _Importer:
+    def __init__(self, model: ModelProto, where: str):
+        self.model = model
+        self.where = where
+        self.store = BlobStore()
+        self.values: dict[str, SSAValue] = {}
+        self.problems: list[str] = []
+        graph = model.graph
+        self.types: dict[str, onnx.ValueInfoProto] = {}
+        for vi in list(graph.value_info) + list(graph.output) + list(graph.input):
+            self.types[vi.name] = vi
+
+    def problem(self, text: str) -> None:
+        if len(self.problems) < 50:
+            self.problems.append(text)
+
+    def run(self) -> ModuleOp:
+        graph = self.model.graph
+        init_names = {t.name for t in graph.initializer}
+        inputs = [i for i in graph.input if i.name not in init_names]
+        arg_types = []
+        for vi in inputs:
+            ty = _value_type(vi, f"{self.where}: input {vi.name!r}")
+            if ty is None:
+                self.problem(f"input {vi.name!r} has no tensor type")
+                ty = tensor_type(f32, None)
+            arg_types.append(ty)
+        block = Block(arg_types=arg_types)
+        for vi, arg in zip(inputs, block.args):
+            self.values[vi.name] = arg
+        for tensor in graph.initializer:
+            block.add_op(self.constant(tensor.name, numpy_helper.to_array(tensor), tensor.data_type))
+        for index, node in enumerate(graph.node):
+            op = self.node(node, index)
+            if op is not None:
+                block.add_op(op)
+        outputs = []
+        for vi in graph.output:
+            value = self.values.get(vi.name)
+            if value is None:
+                self.problem(f"graph output {vi.name!r} is produced by no node")
+            else:
+                outputs.append(value)
+        if self.problems:
+            more = " (and more)" if len(self.problems) >= 50 else ""
+            raise UnsupportedError(f"{self.where}: {len(self.problems)} problem(s): " + "; ".join(self.problems) + more)
+        block.add_op(func.ReturnOp(*outputs))
+        fn = func.FuncOp("main", (arg_types, [v.type for v in outputs]), Region(block))
+        fn.attributes[INPUT_NAMES] = ArrayAttr([StringAttr(vi.name) for vi in inputs])
+        fn.attributes[OUTPUT_NAMES] = ArrayAttr([StringAttr(vi.name) for vi in graph.output])
+        module = ModuleOp([fn])
+        attach_store(module, self.store)
+        return module
+
+    def constant(self, name: str, array: np.ndarray, onnx_type: int):
+        elem = element_type(onnx_type, f"{self.where}: initializer {name!r}")
+        handle = self.store.add(array, name)
+        ty = tensor_type(elem, list(array.shape))
+        op = op_class("Constant").create(result_types=[ty], attributes={"value": DenseResourceAttr.from_params(handle, ty)})
+        op.location = name_loc(name)
+        self.values[name] = op.results[0]
+        return op
+
+    def node(self, node: onnx.NodeProto, index: int):
+        label = node.name or f"{node.op_type}_{index}"
+        where = f"node {label!r} ({node.op_type})"
+        cls = op_class(node.op_type)
+        if cls is None:
+            self.problem(f"{where}: unknown op type {node.op_type!r} at opset {OPSET}")
+            return None
+        schema = cls.ONNX_SCHEMA
+        operands: list[Any] = []
+        pos = 0
+        names = list(node.input)
+        for formal in schema.inputs:
+            option = formal.option
+            if option == onnx.defs.OpSchema.FormalParameterOption.Variadic:
+                group = [self.value(n, where) for n in names[pos:] if n]
+                operands.append(group)
+                pos = len(names)
+            elif option == onnx.defs.OpSchema.FormalParameterOption.Optional:
+                present = pos < len(names) and names[pos] != ""
+                operands.append([self.value(names[pos], where)] if present else [])
+                pos += 1
+            else:
+                if pos >= len(names) or not names[pos]:
+                    self.problem(f"{where}: required input {formal.name!r} is missing")
+                    return None
+                operands.append(self.value(names[pos], where))
+                pos += 1
+        if pos < len(names) and any(names[pos:]):
+            self.problem(f"{where}: has {len(names)} inputs, its schema takes {pos}")
+            return None
+        if any(v is None for group in operands for v in (group if isinstance(group, list) else [group])):
+            return None
+        result_types: list[Any] = []
+        result_names: list[str] = []
+        outs = list(node.output)
+        pos = 0
+        for formal in schema.outputs:
+            option = formal.option
+            if option == onnx.defs.OpSchema.FormalParameterOption.Variadic:
+                group_names = [n for n in outs[pos:] if n]
+                result_types.append([self.result_type(n, where) for n in group_names])
+                result_names += group_names
+                pos = len(outs)
+            elif option == onnx.defs.OpSchema.FormalParameterOption.Optional:
+                present = pos < len(outs) and outs[pos] != ""
+                result_types.append([self.result_type(outs[pos], where)] if present else [])
+                if present:
+                    result_names.append(outs[pos])
+                pos += 1
+            else:
+                name = outs[pos] if pos < len(outs) else ""
+                result_types.append(self.result_type(name, where))
+                result_names.append(name)
+                pos += 1
+        attributes = {}
+        for attr in node.attribute:
+            if attr.name not in schema.attributes:
+                self.problem(f"{where}: unknown attribute {attr.name!r}")
+                continue
+            converted = self.attribute(attr, f"{where} attribute {attr.name!r}")
+            if converted is not None:
+                attributes[attr.name] = converted
+        for attr_name, attr_schema in schema.attributes.items():
+            if attr_schema.required and attr_name not in attributes:
+                self.problem(f"{where}: required attribute {attr_name!r} is missing")
+                return None
+        op = cls.build(operands=operands, result_types=result_types, attributes=attributes)
+        op.location = name_loc(label)
+        for name, result in zip(result_names, op.results):
+            if name:
+                self.values[name] = result
+        return op
+
+    def value(self, name: str, where: str) -> SSAValue | None:
+        value = self.values.get(name)
+        if value is None:
+            self.problem(f"{where}: input {name!r} is not produced by any earlier node, input or initializer")
+        return value
+
+    def result_type(self, name: str, where: str) -> Attribute:
+        ty = _value_type(self.types.get(name), f"{self.where}: {where}")
+        if ty is None:
+            self.problem(f"{where}: the type of output {name!r} could not be inferred")
+            return tensor_type(f32, None)
+        return ty
+
+    def attribute(self, attr: AttributeProto, where: str) -> Attribute | None:
+        T = AttributeProto.AttributeType
+        if attr.type == T.INT:
+            return IntegerAttr(attr.i, i64)
+        if attr.type == T.FLOAT:
+            return FloatAttr(attr.f, f32)
+        if attr.type == T.STRING:
+            return StringAttr(attr.s.decode("utf-8", errors="replace"))
+        if attr.type == T.INTS:
+            return ArrayAttr([IntegerAttr(v, i64) for v in attr.ints])
+        if attr.type == T.FLOATS:
+            return ArrayAttr([FloatAttr(v, f32) for v in attr.floats])
+        if attr.type == T.STRINGS:
+            return ArrayAttr([StringAttr(v.decode("utf-8", errors="replace")) for v in attr.strings])
+        if attr.type == T.TENSOR:
+            array = numpy_helper.to_array(attr.t)
+            elem = element_type(attr.t.data_type, where)
+            ty = tensor_type(elem, list(array.shape))
+            return DenseResourceAttr.from_params(self.store.add(array, attr.t.name or "const"), ty)
+        if attr.type == T.GRAPH:
+            data = np.frombuffer(attr.g.SerializeToString(), dtype=np.uint8)
+            ty = tensor_type(element_type(onnx.TensorProto.UINT8, where), [data.size])
+            return DenseResourceAttr.from_params(self.store.add(data, f"graph_{attr.name}"), ty)
+        self.problem(f"{where}: attribute kind {T.Name(attr.type)} is not supported")
+        return None
+
+
+def import_model(model: ModelProto | str, input_shapes: dict[str, list[int]] | None = None,
+                 where: str | None = None) -> ModuleOp:
+    """ONNX file or ModelProto -> module with `func.func @main` and its blob store attached."""
+    if isinstance(model, (str, os.PathLike)):
+        where = where or os.fspath(model)
+        model = load_onnx(os.fspath(model))
+    where = where or "<model>"
+    model = prepare(model, where, input_shapes)
+    return _Importer(model, where).run()

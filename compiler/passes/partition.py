@@ -1,0 +1,178 @@
+"""Partitioning: group target-supported ops into `tsuc.segment`s, everything else into host segments.
+
+Ops are labelled with the target's name when `Target.supports(op)` says so and `host`
+otherwise; maximal runs of consecutive ops with one label (program order is topological, so
+every run can execute as a unit) become one segment each. `onnx.Constant` ops stay outside
+and are cloned into each segment that reads them, so a segment sees its weights. A segment's
+operands are the outside values it reads, its results the values read after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from tsuc.dialects.tsuc import SegmentOp, YieldOp
+from tsuc.errors import UnsupportedError
+
+if TYPE_CHECKING:
+    from tsuc.targets.base import Target
+
+HOST = "host"
+
+
+def _label(op: Operation, target: Target) -> str | None:
+    if op.name == "onnx.Constant" or op.has_trait(_terminator()):
+        return None
+    return target.name if target.name != "cpu" and target.supports(op) else HOST
+
+
+def _terminator():
+    from xdsl.traits import IsTerminator
+
+    return IsTerminator
+
+
+def check_fallback(fn: func.FuncOp, target: Target) -> None:
+    """With `fallback=error`, list every op the target cannot run in one error."""
+    if target.values.get("fallback") != "error":
+        return
+    from tsuc.compiler.onnx_export import node_name
+
+    bad = [f"{node_name(op) or op.name} ({target.unsupported_reason(op)})" for op in fn.body.block.ops
+           if _label(op, target) == HOST]
+    if bad:
+        raise UnsupportedError(f"{len(bad)} op(s) cannot run on target {target.name} (fallback=error): " + "; ".join(bad))
+
+
+def partition_function(fn: func.FuncOp, target: Target) -> list[SegmentOp]:
+    block = fn.body.block
+    runs: list[tuple[str, list[Operation]]] = []
+    for op in list(block.ops):
+        label = _label(op, target)
+        if label is None:
+            continue
+        if runs and runs[-1][0] == label:
+            runs[-1][1].append(op)
+        else:
+            runs.append((label, [op]))
+    segments = []
+    for index, (label, ops) in enumerate(runs):
+        segments.append(_outline(block, f"{label}{index}", label, ops))
+    return segments
+
+
+def _outline(block: Block, name: str, label: str, ops: list[Operation]) -> SegmentOp:
+    inside = set(ops)
+    defined = {r for op in ops for r in op.results}
+    inputs: list[SSAValue] = []
+    constants: list[Operation] = []
+    seen: set[SSAValue] = set()
+    for op in ops:
+        for v in _all_operands(op):
+            if v in defined or v in seen:
+                continue
+            seen.add(v)
+            owner = getattr(v, "owner", None)
+            if isinstance(owner, Operation) and owner.name == "onnx.Constant":
+                constants.append(owner)
+            else:
+                inputs.append(v)
+    outputs = [r for op in ops for r in op.results if any(u.operation not in inside and not _nested_in(u.operation, inside) for u in r.uses)]
+    body = Block(arg_types=[v.type for v in inputs])
+    mapping: dict[SSAValue, SSAValue] = dict(zip(inputs, body.args))
+    for const in constants:
+        clone = const.clone()
+        body.add_op(clone)
+        mapping[const.results[0]] = clone.results[0]
+    for op in ops:
+        op.detach()
+        body.add_op(op)
+    for old, new in mapping.items():
+        for use in list(old.uses):
+            if use.operation in inside or _nested_in(use.operation, inside):
+                use.operation.operands[use.index] = new
+    body.add_op(YieldOp(outputs))
+    seg = SegmentOp(name, label, inputs, [v.type for v in outputs], Region(body))
+    insert_before = block.last_op
+    # place the segment where its last input is available: before the first user of its outputs
+    Rewriter.insert_op(seg, InsertPoint.before(_first_user(block, outputs) or insert_before))  # type: ignore[arg-type]
+    for old, new in zip(outputs, seg.outs):
+        for use in list(old.uses):
+            if use.operation is not body.last_op:
+                use.operation.operands[use.index] = new
+    return seg
+
+
+def _first_user(block: Block, values: list[SSAValue]) -> Operation | None:
+    users = {u.operation for v in values for u in v.uses}
+    for op in block.ops:
+        if op in users:
+            return op
+    return None
+
+
+def _nested_in(op: Operation, ops: set[Operation]) -> bool:
+    parent = op.parent_op()
+    while parent is not None:
+        if parent in ops:
+            return True
+        parent = parent.parent_op()
+    return False
+
+
+def _all_operands(op: Operation):
+    yield from op.operands
+    for region in op.regions:
+        for inner in region.walk():
+            for v in inner.operands:
+                if not _nested_in(getattr(v, "owner", None) or op, {op}):  # values from outside
+                    yield v
+
+
+class PartitionMain(RewritePattern):
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: func.FuncOp, rewriter: PatternRewriter) -> None:
+        if op.sym_name.data != "main" or any(isinstance(o, SegmentOp) for o in op.body.block.ops):
+            return
+        check_fallback(op, self.target)
+        partition_function(op, self.target)
+        # constants now only used inside segments are dead outside
+        for const in [o for o in op.body.block.ops if o.name == "onnx.Constant"]:
+            if not const.results[0].uses:
+                const.detach()
+                const.erase()
+
+
+@dataclass(frozen=True)
+class PartitionPass(ModulePass):
+    """`tsuc-partition{target=NAME}`: split `@main` into target and host segments."""
+
+    name = "tsuc-partition"
+
+    target: str = "cpu"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        from tsuc.targets.registry import get_target
+
+        partition_module(op, get_target(self.target))
+
+
+def partition_module(module: ModuleOp, target: Target) -> None:
+    # Outlining moves ops between blocks, which a pattern walker's worklist cannot follow,
+    # so the pattern is applied to each function directly.
+    pattern = PartitionMain(target)
+    for op in list(module.ops):
+        if isinstance(op, func.FuncOp):
+            pattern.match_and_rewrite(op, PatternRewriter(op))

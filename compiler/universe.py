@@ -1,0 +1,81 @@
+"""Every tsuc dialect and pass, registered lazily for `tsuc opt` and `xdsl-opt`.
+
+Exposed through the `xdsl.universe` entry point (pyproject.toml), so xDSL's own tools see
+our dialects and passes next to theirs. Factories import on first use only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xdsl.ir import Dialect
+from xdsl.passes import ModulePass
+from xdsl.universe import Universe
+
+
+def _onnx() -> Dialect:
+    from tsuc.dialects.onnx import get_onnx_dialect
+
+    return get_onnx_dialect()
+
+
+def _tsuc() -> Dialect:
+    from tsuc.dialects.tsuc import TSUC
+
+    return TSUC
+
+
+def _shape_inference() -> type[ModulePass]:
+    from tsuc.compiler.passes.shape_inference import ShapeInferencePass
+
+    return ShapeInferencePass
+
+
+def _constant_fold() -> type[ModulePass]:
+    from tsuc.compiler.passes.constant_fold import ConstantFoldPass
+
+    return ConstantFoldPass
+
+
+def _dce() -> type[ModulePass]:
+    from tsuc.compiler.passes.dce import DeadCodeRemovalPass
+
+    return DeadCodeRemovalPass
+
+
+def _partition() -> type[ModulePass]:
+    from tsuc.compiler.passes.partition import PartitionPass
+
+    return PartitionPass
+
+
+TSUC_DIALECTS: dict[str, Callable[[], Dialect]] = {
+    "onnx": _onnx,
+    "tsuc": _tsuc,
+}
+
+TSUC_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
+    "onnx-shape-inference": _shape_inference,
+    "onnx-constant-fold": _constant_fold,
+    "onnx-dce": _dce,
+    "tsuc-partition": _partition,
+}
+
+TSUC_UNIVERSE = Universe(all_dialects=TSUC_DIALECTS, all_passes=TSUC_PASSES)
+
+
+def all_dialects() -> dict[str, Callable[[], Dialect]]:
+    """xDSL's dialects plus ours (what `tsuc opt` parses)."""
+    from xdsl.dialects import get_all_dialects
+
+    dialects = dict(get_all_dialects())
+    dialects.update(TSUC_DIALECTS)
+    return dialects
+
+
+def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    from xdsl.transforms import get_all_passes
+
+    passes = dict(get_all_passes())
+    passes.update(TSUC_PASSES)
+    return passes
