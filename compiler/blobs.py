@@ -64,6 +64,11 @@ def attach_store(module: ModuleOp, store: BlobStore) -> None:
     _STORES[module] = store
 
 
+def has_store(module: ModuleOp | None) -> bool:
+    """Whether `module` came with weights (imported), rather than from text IR."""
+    return module is not None and module in _STORES and len(_STORES[module]) > 0
+
+
 def module_of(value_or_op: Any) -> ModuleOp | None:
     op = value_or_op.owner if isinstance(value_or_op, OpResult) else value_or_op
     while op is not None and not isinstance(op, ModuleOp):

@@ -117,6 +117,24 @@ class Executable:
         values = [outs[o.name] for o in self.outputs]
         return values[0] if len(values) == 1 else tuple(values)
 
+    @property
+    def executors(self) -> list[SegmentExecutor]:
+        return list(self._segments)
+
+    def trace_events(self) -> list[dict[str, Any]]:
+        """Chrome trace events of the last run from every executor that can give them."""
+        events: list[dict[str, Any]] = []
+        for pid, ex in enumerate(self._segments):
+            fn = getattr(ex, "trace_events", None)
+            if callable(fn):
+                events.extend(fn())
+            else:
+                prof = next((p for p in self._profile.get("segments", []) if p["name"] == ex.name), None)
+                if prof is not None:
+                    events.append({"name": ex.name, "ph": "X", "pid": 0, "tid": pid, "ts": 0, "dur": prof["wall_ms"] * 1e3,
+                                   "args": {"kind": ex.spec["kind"]}})
+        return events
+
     def profile(self) -> dict[str, Any]:
         """Per-segment and total figures of the last run (host ms, target cycles, ...)."""
         return self._profile

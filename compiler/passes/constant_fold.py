@@ -17,10 +17,13 @@ from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
 
-from tsuc.compiler.blobs import blob_store, constant_value, module_of
+from tsuc.compiler.blobs import blob_store, constant_value, has_store, module_of
 from tsuc.compiler.onnx_export import evaluate_node, node_name
 from tsuc.compiler.types import tensor_type
 from tsuc.dialects.onnx import is_onnx_op, op_class
+
+INLINE_ELEMENTS = 16
+"""Folded results this small are written inline as `dense<...>`, larger ones go to the blob store."""
 
 NEVER_FOLD = {"Constant", "RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Bernoulli",
               "Multinomial", "If", "Loop", "Scan", "SequenceMap", "Dropout"}
@@ -47,7 +50,7 @@ class FoldConstantOp(RewritePattern):
         for result, value in zip(op.results, outputs):
             elem = result.type.get_element_type()  # type: ignore[attr-defined]
             ty = tensor_type(elem, list(value.shape))
-            if module is not None:
+            if has_store(module) and value.size > INLINE_ELEMENTS:
                 handle = blob_store(module).add(np.ascontiguousarray(value), f"{node_name(op) or 'folded'}_{result.index}")
                 attr = DenseResourceAttr.from_params(handle, ty)
             else:

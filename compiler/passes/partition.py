@@ -107,8 +107,9 @@ def _outline(block: Block, name: str, label: str, ops: list[Operation]) -> Segme
     Rewriter.insert_op(seg, InsertPoint.before(_first_user(block, outputs) or insert_before))  # type: ignore[arg-type]
     for old, new in zip(outputs, seg.outs):
         for use in list(old.uses):
-            if use.operation is not body.last_op:
-                use.operation.operands[use.index] = new
+            user = use.operation
+            if user is not body.last_op and user not in inside and not _nested_in(user, inside):
+                user.operands[use.index] = new
     return seg
 
 

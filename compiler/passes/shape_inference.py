@@ -14,6 +14,7 @@ import onnx
 import onnx.shape_inference
 from onnx import helper, numpy_helper
 from xdsl.context import Context
+from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 from xdsl.passes import ModulePass
@@ -87,6 +88,11 @@ class ShapeInferencePass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         PatternRewriteWalker(InferOpTypes(), apply_recursively=False).rewrite_module(op)
+        for fn in op.ops:
+            if isinstance(fn, func.FuncOp) and isinstance(fn.body.block.last_op, func.ReturnOp):
+                results = [v.type for v in fn.body.block.last_op.operands]
+                if results != list(fn.function_type.outputs.data):
+                    fn.function_type = func.FunctionType.from_lists(list(fn.function_type.inputs.data), results)
 
 
 _ = (helper, OPSET)
