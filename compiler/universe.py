@@ -52,6 +52,7 @@ def _partition() -> type[ModulePass]:
 TSUC_DIALECTS: dict[str, Callable[[], Dialect]] = {
     "onnx": _onnx,
     "tsuc": _tsuc,
+    "tfmbs": lambda: __import__("tsuc.dialects.tfmbs", fromlist=["TFMBS"]).TFMBS,
 }
 
 TSUC_PASSES: dict[str, Callable[[], type[ModulePass]]] = {

@@ -1,0 +1,11 @@
+// RUN: tsuc opt %s --verify-diagnostics | filecheck %s
+// gemv multiplies i8 trits into an i32 accumulator, not floats.
+
+builtin.module {
+  func.func @f(%w: tensor<64x10xf32>, %x: tensor<2x64xi8>, %y: tensor<2x10xi32>) {
+    %a = tfmbs.gemv %w, %x, %y {tile_mask = 1 : i64, telemetry = {layer = "fc", sparsity = 0.5 : f64, tile_mask = 1 : i64, fusion_order = 0 : i64, fusion_sparsity = 0.5 : f64}} : (tensor<64x10xf32>, tensor<2x64xi8>, tensor<2x10xi32>) -> tensor<2x10xi32>
+    func.return
+  }
+}
+
+// CHECK: tfmbs.gemv takes i8 weights, i8 inputs and an i32 accumulator
