@@ -86,6 +86,8 @@ def prepare(model: ModelProto, where: str, input_shapes: dict[str, list[int]] | 
     if used_other:
         raise UnsupportedError(f"{where}: ops from domain(s) {', '.join(used_other)} are not supported (only the default ONNX domain)")
     del others
+    if opset < 7:
+        _fix_legacy_prelu(model)
     if opset != OPSET:
         try:
             model = onnx.version_converter.convert_version(model, OPSET)
@@ -98,6 +100,27 @@ def prepare(model: ModelProto, where: str, input_shapes: dict[str, list[int]] | 
     except Exception as e:
         raise TsucError(f"{where}: shape inference failed: {str(e).splitlines()[0]}") from None
     return model
+
+
+def _fix_legacy_prelu(model: ModelProto) -> None:
+    """Before opset 7 PRelu broadcast a 1-D slope along axis 1; the version converter keeps the
+    slope as is, which numpy-style broadcasting then applies along the last axis. Reshape such
+    slopes to [C, 1, ..., 1] so the converted model means what the original meant."""
+    inits = {t.name: t for t in model.graph.initializer}
+    ranks = {vi.name: len(vi.type.tensor_type.shape.dim) for vi in model.graph.input if vi.type.tensor_type.HasField("shape")}
+    for node in model.graph.node:
+        if node.op_type != "PRelu" or len(node.input) < 2 or node.input[1] not in inits:
+            continue
+        slope = inits[node.input[1]]
+        rank = ranks.get(node.input[0])
+        if len(slope.dims) == 1 and slope.dims[0] > 1 and rank is not None and rank >= 3:
+            array = numpy_helper.to_array(slope).reshape([slope.dims[0]] + [1] * (rank - 2))
+            slope.CopyFrom(numpy_helper.from_array(array, slope.name))
+            for vi in model.graph.input:  # old models list initializers as inputs too
+                if vi.name == slope.name:
+                    vi.type.tensor_type.shape.ClearField("dim")
+                    for d in array.shape:
+                        vi.type.tensor_type.shape.dim.add().dim_value = d
 
 
 def _set_input_shapes(model: ModelProto, where: str, shapes: dict[str, list[int]]) -> None:
@@ -138,6 +161,7 @@ class _Importer:
         self.store = BlobStore()
         self.values: dict[str, SSAValue] = {}
         self.problems: list[str] = []
+        self.poisoned: set[str] = set()
         graph = model.graph
         self.types: dict[str, onnx.ValueInfoProto] = {}
         for vi in list(graph.value_info) + list(graph.output) + list(graph.input):
@@ -167,9 +191,13 @@ class _Importer:
             op = self.node(node, index)
             if op is not None:
                 block.add_op(op)
+            else:  # reported once; later nodes reading its outputs are not reported again
+                self.poisoned.update(node.output)
         outputs = []
         for vi in graph.output:
             value = self.values.get(vi.name)
+            if value is None and vi.name in self.poisoned:
+                continue
             if value is None:
                 self.problem(f"graph output {vi.name!r} is produced by no node")
             else:
@@ -224,8 +252,7 @@ class _Importer:
         if pos < len(names) and any(names[pos:]):
             self.problem(f"{where}: has {len(names)} inputs, its schema takes {pos}")
             return None
-        if any(v is None for group in operands for v in (group if isinstance(group, list) else [group])):
-            return None
+        missing_operand = any(v is None for group in operands for v in (group if isinstance(group, list) else [group]))
         result_types: list[Any] = []
         result_names: list[str] = []
         outs = list(node.output)
@@ -260,6 +287,8 @@ class _Importer:
             if attr_schema.required and attr_name not in attributes:
                 self.problem(f"{where}: required attribute {attr_name!r} is missing")
                 return None
+        if missing_operand:
+            return None
         op = cls.build(operands=operands, result_types=result_types, attributes=attributes)
         op.location = name_loc(label)
         for name, result in zip(result_names, op.results):
@@ -269,7 +298,7 @@ class _Importer:
 
     def value(self, name: str, where: str) -> SSAValue | None:
         value = self.values.get(name)
-        if value is None:
+        if value is None and name not in self.poisoned:
             self.problem(f"{where}: input {name!r} is not produced by any earlier node, input or initializer")
         return value
 
