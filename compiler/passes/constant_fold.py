@@ -60,7 +60,7 @@ class FoldConstantOp(RewritePattern):
             const = op_class("Constant").create(result_types=[ty], attributes={"value": attr})
             const.location = op.location
             new_ops.append(const)
-        rewriter.replace_op(op, new_ops, [c.results[0] for c in new_ops])
+        rewriter.replace(op, new_ops, [c.results[0] for c in new_ops])
 
 
 @dataclass(frozen=True)
