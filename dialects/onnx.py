@@ -88,6 +88,16 @@ def _value_constraint(type_str: str, schema: OpSchema):
     return AnyAttr()
 
 
+def _formal_def(formal: OpSchema.FormalParameter, schema: OpSchema, single, optional, variadic):
+    """The IRDL operand/result definition of one ONNX formal parameter."""
+    constraint = _value_constraint(formal.type_str, schema)
+    if formal.option == OpSchema.FormalParameterOption.Optional:
+        return optional(constraint)
+    if formal.option == OpSchema.FormalParameterOption.Variadic:
+        return variadic(constraint)
+    return single(constraint)
+
+
 def _make_op_class(schema: OpSchema) -> type[IRDLOperation]:
     fields: dict[str, object] = {"name": f"onnx.{schema.name}"}
     taken: set[str] = set()
@@ -98,25 +108,11 @@ def _make_op_class(schema: OpSchema) -> type[IRDLOperation]:
     n_multi_out = sum(f.option != OpSchema.FormalParameterOption.Single for f in schema.outputs)
     for formal in schema.inputs:
         py = field_name(formal.name, taken)
-        constraint = _value_constraint(formal.type_str, schema)
-        option = formal.option
-        if option == OpSchema.FormalParameterOption.Optional:
-            fields[py] = opt_operand_def(constraint)
-        elif option == OpSchema.FormalParameterOption.Variadic:
-            fields[py] = var_operand_def(constraint)
-        else:
-            fields[py] = operand_def(constraint)
+        fields[py] = _formal_def(formal, schema, operand_def, opt_operand_def, var_operand_def)
         operand_names.append((py, formal.name))
     for formal in schema.outputs:
         py = field_name(formal.name, taken)
-        constraint = _value_constraint(formal.type_str, schema)
-        option = formal.option
-        if option == OpSchema.FormalParameterOption.Optional:
-            fields[py] = opt_result_def(constraint)
-        elif option == OpSchema.FormalParameterOption.Variadic:
-            fields[py] = var_result_def(constraint)
-        else:
-            fields[py] = result_def(constraint)
+        fields[py] = _formal_def(formal, schema, result_def, opt_result_def, var_result_def)
         result_names.append((py, formal.name))
     attr_names: dict[str, str] = {}
     for attr in schema.attributes.values():
