@@ -1,0 +1,212 @@
+"""The p-bit machine: the fast engine against the one-p-bit-at-a-time reference, bit for bit."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from tsuc.errors import TsucError
+from tsuc.runtime.tsu import anneal as A
+from tsuc.runtime.tsu.chains import chain_breaks, majority_vote
+from tsuc.runtime.tsu.lut import ONE, FieldTable, thresholds
+from tsuc.runtime.tsu.machine import MachineProgram, PBitMachine
+from tsuc.runtime.tsu.reference import _seed, _xorshift32, reference_run
+from tsuc.runtime.tsu.rng import seed_registers, xorshift32_
+from tsuc.runtime.tsu.schedule import beta_schedule, tempering_ladder
+
+FIELDS = ("states", "energies_q", "best_states", "best_energies_q", "levels")
+
+
+def greedy_colours(n: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """A proper colouring for tests (smallest free colour, node order)."""
+    nbrs = [set() for _ in range(n)]
+    for i, j in zip(rows.tolist(), cols.tolist()):
+        nbrs[i].add(j)
+        nbrs[j].add(i)
+    colour = [-1] * n
+    for v in range(n):
+        used = {colour[u] for u in nbrs[v]}
+        colour[v] = next(c for c in range(n) if c not in used)
+    return np.array(colour)
+
+
+def random_program(seed: int, n: int, density: float, jmax: int = 127, hmax: int = 40, scale: float = 0.02) -> MachineProgram:
+    rng = np.random.default_rng(seed)
+    r, c = np.triu_indices(n, 1)
+    keep = rng.random(r.size) < density
+    r, c = r[keep], c[keep]
+    J = rng.integers(-jmax, jmax + 1, size=r.size)
+    J[J == 0] = 1
+    h = rng.integers(-hmax, hmax + 1, size=n)
+    return MachineProgram(n, r, c, J, h, greedy_colours(n, r, c), scale=scale)
+
+
+def assert_same(a, b):
+    for f in FIELDS:
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+    assert a.counters == b.counters
+
+
+CASES = [
+    # (seed, n, density, engine, block_rows, jmax): sparse and dense engines, multi-colour
+    # blocks, single-p-bit colours (complete graphs), int16 and int32 field arithmetic
+    (1, 7, 0.5, "sparse", 1, 127),
+    (2, 10, 1.0, "dense", 4, 127),
+    (3, 12, 0.3, "sparse", 6, 127),
+    (4, 12, 0.3, "dense", 32, 127),
+    (5, 30, 0.25, "sparse", 8, 127),
+    (6, 9, 0.8, "sparse", 32, 20000),  # fields past int16: int32 arithmetic
+    (7, 9, 0.8, "dense", 3, 20000),
+]
+
+
+@pytest.mark.parametrize("seed, n, density, engine, block_rows, jmax", CASES)
+def test_anneal_matches_reference(seed, n, density, engine, block_rows, jmax):
+    prog = random_program(seed, n, density, jmax=jmax, scale=0.02 * 127 / jmax)
+    fast = PBitMachine(prog, engine=engine, block_rows=block_rows)
+    betas = beta_schedule("geometric", 0.05, 4.0, 9)
+    assert_same(fast.run(5, betas, seed=seed), reference_run(prog, 5, betas, seed=seed))
+
+
+@pytest.mark.parametrize("engine", ["sparse", "dense"])
+def test_tempering_matches_reference(engine):
+    prog = random_program(11, 10, 0.5)
+    fast = PBitMachine(prog, engine=engine, block_rows=3)
+    betas = np.tile(tempering_ladder(0.1, 3.0, 4), (12, 1))
+    a = fast.run(12, betas, seed=4, swap_interval=2, replica_offset=7)
+    b = reference_run(prog, 12, betas, seed=4, swap_interval=2, replica_offset=7)
+    assert_same(a, b)
+    assert not np.array_equal(a.levels, np.arange(12) % 4), "no swap was accepted: the test would not see swap bugs"
+
+
+def test_constant_beta_with_init_and_zero_beta():
+    prog = random_program(12, 8, 0.6)
+    init = np.where(np.random.default_rng(0).random((3, 8)) < 0.5, -1, 1)
+    fast = PBitMachine(prog)
+    for betas in (np.full(6, 0.7), np.zeros(4)):
+        assert_same(fast.run(3, betas, seed=9, init=init), reference_run(prog, 3, betas, seed=9, init=init))
+
+
+def test_energies_and_counters_are_consistent():
+    prog = random_program(13, 25, 0.3)
+    res = PBitMachine(prog).run(6, beta_schedule("linear", 0.1, 3.0, 20), seed=2)
+    np.testing.assert_array_equal(res.energies_q, prog.quantised_energy(res.states))
+    np.testing.assert_array_equal(res.best_energies_q, prog.quantised_energy(res.best_states))
+    assert np.all(res.best_energies_q <= res.energies_q)
+    c = res.counters
+    assert (c.sweeps, c.clocks, c.spin_updates) == (20, 20 * prog.num_colours, 20 * 25 * 6)
+    assert 0 < c.flips < c.spin_updates
+
+
+def test_same_seed_same_samples_and_seeds_differ():
+    prog = random_program(14, 20, 0.3)
+    m = PBitMachine(prog)
+    betas = np.full(5, 1.0)
+    a, b, c = m.run(4, betas, seed=1), m.run(4, betas, seed=1), m.run(4, betas, seed=2)
+    np.testing.assert_array_equal(a.states, b.states)
+    assert not np.array_equal(a.states, c.states)
+
+
+def test_replicas_are_independent_of_batch_size():
+    """Replica r's registers depend only on (seed, r, p-bit): running 2 or 5 replicas gives
+    the first two the same trajectories."""
+    prog = random_program(15, 16, 0.4)
+    m = PBitMachine(prog)
+    betas = beta_schedule("geometric", 0.1, 2.0, 8)
+    np.testing.assert_array_equal(m.run(2, betas, seed=3).states, m.run(5, betas, seed=3).states[:2])
+
+
+def test_deadline_stops_after_the_current_sweep():
+    prog = random_program(16, 10, 0.5)
+    res = PBitMachine(prog).run(2, np.ones(1000), seed=0, deadline=time.perf_counter() - 1)
+    assert res.stopped_early and res.counters.sweeps == 1
+
+
+def test_colouring_must_be_proper():
+    with pytest.raises(TsucError, match="coupled but share colour"):
+        MachineProgram(3, [0], [1], [5], [0, 0, 0], [0, 0, 1])
+
+
+def test_rng_matches_scalar_xorshift_and_seeding():
+    regs = seed_registers(123, np.arange(3), np.arange(5))
+    assert regs.shape == (5, 3) and np.all(regs != 0)
+    for i in range(5):
+        for r in range(3):
+            assert int(regs[i, r]) == _seed(123, r, i)
+    x = regs.copy()
+    scratch = np.empty_like(x)
+    expect = [[int(v) for v in row] for row in regs]
+    for _ in range(20):
+        xorshift32_(x, scratch)
+        expect = [[_xorshift32(v) for v in row] for row in expect]
+        assert x.tolist() == expect
+
+
+def test_lut_entries_are_the_rounded_sigmoid_and_rewrites_are_exact():
+    L = 300
+    table = FieldTable(L, 1)
+    for beta in (0.0, 0.003, 0.05, 0.9, 0.05, 3.0, 0.001):  # up and down: exercises partial rewrites
+        table.set_betas(np.array([beta]))
+        full = thresholds(beta, np.arange(-L, L + 1))
+        got = table.table[0][np.arange(-L, L + 1)]
+        np.testing.assert_array_equal(got, full)
+        for I in (-L, -7, -1, 0, 1, 7, L):
+            exact = ONE / (1 + math.exp(min(-2 * beta * I, 700.0)))
+            assert abs(int(table.table[0][I]) - exact) <= 0.5 + 1e-9
+    multi = FieldTable(L, 3)
+    multi.set_betas(np.array([0.01, 0.2, 2.0]))
+    for k, beta in enumerate((0.01, 0.2, 2.0)):
+        np.testing.assert_array_equal(multi.table[k], thresholds(beta, np.arange(-L, L + 1)))
+
+
+def test_schedules():
+    np.testing.assert_allclose(beta_schedule("geometric", 0.1, 10, 3), [0.1, 1, 10])
+    np.testing.assert_allclose(beta_schedule("linear", 0, 1, 3), [0, 0.5, 1])
+    np.testing.assert_allclose(beta_schedule("constant", 0.3, 2, 2), [2, 2])
+    with pytest.raises(TsucError, match="schedule 'cubic'"):
+        beta_schedule("cubic", 0.1, 1, 3)
+    with pytest.raises(TsucError, match="geometric schedule needs beta0 > 0"):
+        beta_schedule("geometric", 0, 1, 3)
+
+
+def test_majority_vote_and_chain_breaks():
+    chain_of = np.array([0, 0, 0, 1, -1, 2, 2])
+    states = np.array([[1, 1, -1, -1, 1, 1, -1], [-1, -1, 1, 1, -1, -1, -1]])
+    logical = majority_vote(states, chain_of, 3)
+    # chain 2 ties in read 0: its first p-bit (5) decides
+    np.testing.assert_array_equal(logical, [[1, -1, 1], [-1, 1, -1]])
+    assert chain_breaks(states, chain_of) == pytest.approx(3 / 6)
+
+
+def test_anneal_tempering_returns_the_coldest_replica():
+    prog = random_program(17, 12, 0.4)
+    m = PBitMachine(prog)
+    p = A.AnnealParams(reads=3, sweeps=15, beta0=0.05, beta1=3.0, seed=5, tempering=4)
+    out = A.anneal(m, p)
+    res = m.run(12, np.tile(tempering_ladder(0.05, 3.0, 4), (15, 1)), seed=5, groups=3)
+    for g in range(3):
+        members = np.arange(g * 4, g * 4 + 4)
+        cold = members[res.levels[members] == 3][0]
+        np.testing.assert_array_equal(out.samples[g], res.states[cold])
+    assert out.samples.shape == (3, 12) and out.replicas == 12
+
+
+def test_anneal_time_limit_restarts_and_keeps_the_best():
+    prog = random_program(18, 20, 0.3)
+    m = PBitMachine(prog)
+    out = A.anneal(m, A.AnnealParams(reads=2, sweeps=5, beta0=0.1, beta1=3.0, seed=1, time_limit=0.3))
+    assert out.runs > 1 and out.counters.sweeps >= 5 * (out.runs - 1)
+    np.testing.assert_array_equal(out.samples_q, prog.quantised_energy(out.samples))
+    # each read returns the best it found; the best over reads is the best of every replica
+    assert out.samples_q.min() == out.best_q.min()
+
+
+def test_default_beta_range_follows_dwave_rule():
+    # a ring of 4 spins with |J| = 1 (integer program, scale 1): max field 2, min gap 1, 4 spins
+    prog = MachineProgram(4, [0, 1, 2, 0], [1, 2, 3, 3], [-1, -1, -1, -1], [0, 0, 0, 0], [0, 1, 0, 1])
+    hot, cold = A.default_beta_range(prog)
+    assert hot == pytest.approx(math.log(2) / 4)
+    assert cold == pytest.approx(math.log(4 / 0.01) / 2)
