@@ -60,6 +60,10 @@ TSUC_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "onnx-constant-fold": _constant_fold,
     "onnx-dce": _dce,
     "tsuc-partition": _partition,
+    "tfmbs-lower": lambda: __import__("tsuc.targets.tfmbs.lower", fromlist=["_"]).LowerToTfmbsPass,
+    "tfmbs-allocate": lambda: __import__("tsuc.targets.tfmbs.allocate", fromlist=["_"]).AllocateTfmbsPass,
+    "tfmbs-to-linalg": lambda: __import__("tsuc.targets.tfmbs.to_linalg", fromlist=["_"]).TfmbsToLinalgPass,
+    "tfmbs-outline": lambda: __import__("tsuc.targets.tfmbs.to_linalg", fromlist=["_"]).TfmbsOutlinePass,
 }
 
 TSUC_UNIVERSE = Universe(all_dialects=TSUC_DIALECTS, all_passes=TSUC_PASSES)

@@ -218,7 +218,10 @@ class GemvOp(IRDLOperation):
 
 @irdl_op_definition
 class QuantizeOp(IRDLOperation):
-    """x ~ scale * levels with |levels| <= (3^act_trits - 1)/2, scale chosen per call (host)."""
+    """x ~ scale * levels with |levels| <= (3^act_trits - 1)/2, scale chosen per call (host).
+
+    The scale is a 0-d float tensor; the lowering makes it f64, as the runtime computes it.
+    """
 
     name = "tfmbs.quantize"
     input = operand_def(TensorType)
@@ -230,10 +233,10 @@ class QuantizeOp(IRDLOperation):
     assembly_format = "$input attr-dict `:` type($input) `->` type($levels) `,` type($scale)"
 
     def __init__(self, x, act_trits: int) -> None:
-        from xdsl.dialects.builtin import f32
+        from xdsl.dialects.builtin import f64
 
         width = 16 if act_trits <= 9 else 32
-        super().__init__(operands=[x], result_types=[TensorType(IntegerType(width), _shape(x.type)), TensorType(f32, [])],
+        super().__init__(operands=[x], result_types=[TensorType(IntegerType(width), _shape(x.type)), TensorType(f64, [])],
                          attributes={"act_trits": _i(act_trits)})
 
     def verify_(self) -> None:
@@ -319,7 +322,7 @@ class TritPlaneOp(IRDLOperation):
 
 @irdl_op_definition
 class CombineOp(IRDLOperation):
-    """Host epilogue: y = s * sum_j 3^j sum_p wscale[p] * acc[j*P + p] + bias, in float.
+    """Host epilogue: y = s * sum_j 3^j sum_p wscale[p] * acc[j*P + p] (* alpha) + bias, in float.
 
     Operands: the act_trits * w_planes accumulators (plane-major: j outer, p inner), the
     activation scale, the weight scales [P, N] and the bias [N]. `layout = "rows"` keeps the
@@ -333,6 +336,7 @@ class CombineOp(IRDLOperation):
     act_trits = attr_def(IntegerAttr)
     w_planes = attr_def(IntegerAttr)
     layout = attr_def(StringAttr)
+    alpha = opt_attr_def(FloatAttr)
     traits = traits_def(NoMemoryEffect())
 
     assembly_format = "$operands_ attr-dict `:` functional-type($operands_, results)"

@@ -3,7 +3,7 @@
 
 builtin.module {
   func.func @f(%x: tensor<2x64xf32>) {
-    %q, %s = tfmbs.quantize %x {act_trits = 0 : i64} : tensor<2x64xf32> -> tensor<2x64xi16>, tensor<f32>
+    %q, %s = tfmbs.quantize %x {act_trits = 0 : i64} : tensor<2x64xf32> -> tensor<2x64xi16>, tensor<f64>
     func.return
   }
 }

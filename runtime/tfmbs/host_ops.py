@@ -1,0 +1,68 @@
+"""The host side of a fabric layer: im2col, the float epilogue, nonzero counts for counters.
+
+Patches are ordered as the weights are flattened, k = c*KH*KW + kh*KW + kw, and rows as
+(b, oh, ow), so `im2col(x) @ W.reshape(N, -1).T` is the convolution.
+
+The epilogue (see `actquant` for the quantiser) turns integer plane results into floats:
+
+    Q[p] = sum_j 3^j acc[j, p]                     (exact integers)
+    y64 = 0.0; for p: y64 = y64 + float64(Q[p]) * float64(wscale[p])
+    y64 = y64 * s;  if alpha != 1: y64 = y64 * float64(alpha)
+    y = float32(y64 + float64(bias))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def conv_out_hw(h: int, w: int, kernel, strides, pads, dilations) -> tuple[int, int]:
+    oh = (h + pads[0] + pads[2] - dilations[0] * (kernel[0] - 1) - 1) // strides[0] + 1
+    ow = (w + pads[1] + pads[3] - dilations[1] * (kernel[1] - 1) - 1) // strides[1] + 1
+    return oh, ow
+
+
+def _windows(x: np.ndarray, kernel, strides, pads, dilations) -> np.ndarray:
+    """A [B, OH, OW, C, KH, KW] strided view over the zero-padded x[B, C, H, W]."""
+    b, c, h, w = x.shape
+    kh, kw = kernel
+    oh, ow = conv_out_hw(h, w, kernel, strides, pads, dilations)
+    if any(pads):
+        xp = np.zeros((b, c, h + pads[0] + pads[2], w + pads[1] + pads[3]), x.dtype)
+        xp[:, :, pads[0]:pads[0] + h, pads[1]:pads[1] + w] = x
+    else:
+        xp = np.ascontiguousarray(x)
+    sb, sc, sh, sw = xp.strides
+    return as_strided(xp, (b, oh, ow, c, kh, kw),
+                      (sb, sh * strides[0], sw * strides[1], sc, sh * dilations[0], sw * dilations[1]), writeable=False)
+
+
+def im2col(x: np.ndarray, kernel, strides, pads, dilations, dtype=None) -> np.ndarray:
+    """[B*OH*OW, C*KH*KW] patches of x[B, C, H, W] (a copy, in `dtype` if given)."""
+    b, c, h, w = x.shape
+    if tuple(kernel) == (1, 1) and tuple(strides) == (1, 1) and not any(pads):
+        cols = x.transpose(0, 2, 3, 1).reshape(b * h * w, c)
+        return cols.astype(dtype or x.dtype, copy=True)
+    win = _windows(x, kernel, strides, pads, dilations)
+    out = np.empty(win.shape, dtype or x.dtype)
+    out[...] = win
+    return out.reshape(win.shape[0] * win.shape[1] * win.shape[2], -1)
+
+
+def column_sums(x: np.ndarray, kernel, strides, pads, dilations) -> np.ndarray:
+    """sum over rows of im2col(x) without building it: int64 [C*KH*KW]."""
+    win = _windows(x, kernel, strides, pads, dilations)
+    return win.sum(axis=(0, 1, 2), dtype=np.int64).reshape(-1)
+
+
+def epilogue(q_planes: list[np.ndarray], wscales: np.ndarray, act_scale: float, alpha: float,
+             bias: np.ndarray) -> np.ndarray:
+    """float32 [M, N] from the exact per-plane integer products Q[p] (any dtype holding them)."""
+    y = np.zeros(q_planes[0].shape, np.float64)
+    for p, q in enumerate(q_planes):
+        y = y + q.astype(np.float64) * wscales[p].astype(np.float64)
+    y = y * act_scale
+    if alpha != 1.0:
+        y = y * np.float64(alpha)
+    return (y + bias.astype(np.float64)).astype(np.float32)

@@ -1,0 +1,90 @@
+"""Turning an allocated tfmbs segment into artifact members and its manifest entry.
+
+Per layer the artifact holds (roles `L<i>.<what>` under the segment's folder):
+- `weights`: the ternary planes [P, N, K] as one dense PT-5 stream (uint8, 5 trits per byte,
+  1.6 bit per weight; the encoding is the config's `encoding` field). The runtime expands it
+  into lane-major 24-of-32-bit SRAM words only when it drives the fabric model;
+- `scales` [P, N] float32, `bias` [N] float32;
+- `tfds`: the TFD program of one (row, trit plane), int64 [frames, 11] in `TFD_FIELDS` order.
+The config holds the machine, each layer's `LayerPlan` (mode, Bank A base), its shapes, conv
+geometry and alpha, and how values flow: `argI` is the segment's I-th input, `L<i>` the
+output of layer i.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tsuc.compiler.blobs import constant_value
+from tsuc.dialects.tsuc import SegmentOp
+from tsuc.errors import TsucError
+from tsuc.runtime.tfmbs import pt5
+from tsuc.runtime.tfmbs.machine import FabricConfig
+from tsuc.runtime.tfmbs.tfd import tfd_array
+from tsuc.targets.tfmbs.allocate import plan_from_ir
+from tsuc.targets.tfmbs.program import segment_layers
+
+CONFIG_VERSION = 1
+
+
+def emit_tfmbs_segment(segment: SegmentOp, ctx: Any, cfg: FabricConfig, encoding: str, zero_skip: bool) -> dict[str, Any]:
+    names: dict[Any, str] = {arg: f"arg{i}" for i, arg in enumerate(segment.body.block.args)}
+    layers = []
+    for i, layer in enumerate(segment_layers(segment)):
+        src = layer.input
+        if src not in names:
+            raise TsucError(f"tfmbs layer {layer.name!r} reads a value that is neither a segment input nor a layer output")
+        plan = plan_from_ir(layer, zero_skip)
+        trits = np.empty((plan.w_planes, plan.n, plan.k), np.int8)
+        for p, pack in enumerate(layer.packs):
+            value = constant_value(pack.trits, ctx.module)
+            if value is None:
+                raise TsucError(f"tfmbs layer {layer.name!r}: weight plane {p} has no data in the blob store")
+            trits[p] = np.asarray(value).T
+        comb = layer.combine
+        scales = constant_value(comb.w_scales, ctx.module)
+        bias = constant_value(comb.bias, ctx.module)
+        if scales is None or bias is None:
+            raise TsucError(f"tfmbs layer {layer.name!r}: its scales or bias have no data in the blob store")
+        tag = f"L{i}"
+        members = {
+            "weights": ctx.add_array(f"{tag}.weights", pt5.pack_stream(trits, encoding)),
+            "scales": ctx.add_array(f"{tag}.scales", np.ascontiguousarray(scales, np.float32)),
+            "bias": ctx.add_array(f"{tag}.bias", np.ascontiguousarray(bias, np.float32)),
+            "tfds": ctx.add_array(f"{tag}.tfds", tfd_array(plan.tfds(cfg))),
+        }
+        conv = None
+        if layer.im2col is not None:
+            im = layer.im2col
+            conv = {k: list(getattr(im, k).get_values()) for k in ("kernel_shape", "strides", "pads", "dilations")}
+        layers.append({
+            "plan": plan.to_json(),
+            "input": names[src],
+            "in_shape": list(src.type.get_shape()),
+            "out_shape": list(comb.result.type.get_shape()),
+            "layout": comb.layout.data,
+            "conv": conv,
+            "alpha": float(comb.alpha.value.data) if comb.alpha is not None else 1.0,
+            "weight_sparsity": [round(float(np.count_nonzero(trits[p] == 0)) / trits[p].size, 6) for p in range(plan.w_planes)],
+            "members": members,
+        })
+        names[comb.result] = tag
+    yielded = list(segment.body.block.last_op.operands)  # type: ignore[union-attr]
+    outputs = []
+    for v in yielded:
+        if v not in names:
+            raise TsucError(f"tfmbs segment {segment.sym_name.data!r} yields a value no tfmbs layer produces")
+        outputs.append(names[v])
+    return {
+        "kind": "tfmbs",
+        "config": {
+            "version": CONFIG_VERSION,
+            "machine": cfg.to_dict(),
+            "encoding": encoding,
+            "inputs": len(segment.body.block.args),
+            "layers": layers,
+            "outputs": outputs,
+        },
+    }

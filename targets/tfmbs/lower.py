@@ -1,0 +1,243 @@
+"""`tfmbs-lower`: ONNX Gemm/MatMul/Conv in tfmbs segments -> ternary GEMV frames.
+
+For each layer y = alpha * rows(x) @ W^T + bias (see `layers.layer_info`) the pass
+- quantises W[N, K] once, at compile time, into `w_planes` residual ternary planes with one
+  float scale per plane and output channel (`quantize.quantize_weights`, method `quant`);
+- emits the run-time activation quantiser (`tfmbs.quantize`, `act_trits` balanced trits,
+  per-tensor scale chosen per call), im2col for Conv, one `tfmbs.trit_plane` per trit;
+- per weight plane: the ternary plane as a constant (blob store, never printed), `tfmbs.pack`
+  (PT-5, `encoding`) and `tfmbs.dma_load` into Bank A;
+- one `tfmbs.gemv` per (trit plane j, weight plane p), with `tile_mask` and telemetry;
+- `tfmbs.combine`, the host epilogue (powers of 3, scales, alpha, bias) giving the float output.
+
+Telemetry per gemv: `layer` (the ONNX node name), `sparsity` (zero fraction of that weight
+plane), `tile_mask` (tiles the layer's frames use), `fusion_order` (position of the layer in
+its segment's frame program) and `fusion_sparsity` (zero fraction over every weight plane the
+segment's frame program loads). Work is linear in the weights: one quantisation per layer,
+no per-element Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects import arith
+from xdsl.dialects.builtin import (
+    BytesAttr,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    DenseResourceAttr,
+    FloatAttr,
+    IntegerAttr,
+    IntegerType,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    f32,
+    f64,
+    i64,
+)
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+)
+
+from tsuc.compiler.blobs import BlobStore, blob_store
+from tsuc.dialects.onnx import op_class
+from tsuc.dialects.tfmbs import (
+    CombineOp,
+    DmaLoadOp,
+    GemvOp,
+    Im2ColOp,
+    PackOp,
+    QuantizeOp,
+    TritPlaneOp,
+)
+from tsuc.dialects.tsuc import SegmentOp
+from tsuc.errors import TsucError
+from tsuc.runtime.tfmbs.machine import FabricConfig
+from tsuc.runtime.tfmbs.schedule import union_tile_mask
+from tsuc.targets.tfmbs.layers import LINEAR_OPS, LayerInfo, layer_info
+from tsuc.targets.tfmbs.quantize import quantize_weights
+
+TARGET = "tfmbs"
+
+
+def in_tfmbs_segment(op: Operation) -> bool:
+    parent = op.parent_op()
+    return isinstance(parent, SegmentOp) and parent.target.data == TARGET
+
+
+def _i(v: int) -> IntegerAttr:
+    return IntegerAttr(int(v), i64)
+
+
+def _constant(store: BlobStore, array: np.ndarray, hint: str, elem) -> Operation:
+    handle = store.add(array, hint)
+    ty = TensorType(elem, list(array.shape))
+    return op_class("Constant").create(result_types=[ty], attributes={"value": DenseResourceAttr.from_params(handle, ty)})
+
+
+def zero_accumulator(m: int, n: int) -> arith.ConstantOp:
+    ty = TensorType(IntegerType(32), [m, n])
+    return arith.ConstantOp(DenseIntOrFPElementsAttr(ty, BytesAttr(b"\0\0\0\0")), ty)
+
+
+def telemetry(layer: str, sparsity: float, tile_mask: int, order: int = 0, fused: float | None = None) -> dict:
+    return {
+        "layer": StringAttr(layer),
+        "sparsity": FloatAttr(round(float(sparsity), 4), f64),
+        "tile_mask": _i(tile_mask),
+        "fusion_order": _i(order),
+        "fusion_sparsity": FloatAttr(round(float(sparsity if fused is None else fused), 4), f64),
+    }
+
+
+@dataclass
+class LowerLinearLayer(RewritePattern):
+    """Gemm / MatMul / Conv with constant weights inside a tfmbs segment -> tfmbs ops."""
+
+    store: BlobStore
+    module: ModuleOp
+    quant: str
+    w_planes: int
+    act_trits: int
+    encoding: str
+    config: FabricConfig
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if op.name not in LINEAR_OPS or not in_tfmbs_segment(op):
+            return
+        info = layer_info(op, self.module)
+        if isinstance(info, str):
+            raise TsucError(f"node {op.name}: cannot lower to tfmbs: {info}")
+        rewriter.replace(op, *self.build(info))
+
+    def build(self, info: LayerInfo) -> tuple[list[Operation], list[SSAValue]]:
+        cfg = self.config
+        lo, hi = cfg.acc_range
+        if info.k > hi:
+            raise TsucError(f"node {info.name!r}: its reduction K={info.k} can overflow {cfg.acc_bits}-bit accumulators (raise acc_bits)")
+        trits, scales = quantize_weights(info.weight, self.quant, self.w_planes)
+        ops: list[Operation] = []
+        J, P, N, K = self.act_trits, self.w_planes, info.n, info.k
+        quant = QuantizeOp(info.x, J)
+        ops.append(quant)
+        rows_src: SSAValue = quant.levels
+        level_type = quant.levels.type
+        if info.conv is not None:
+            geo = info.conv
+            b, _, h, w = info.x.type.get_shape()
+            oh = (h + geo.pads[0] + geo.pads[2] - geo.dilations[0] * (geo.kernel[0] - 1) - 1) // geo.strides[0] + 1
+            ow = (w + geo.pads[1] + geo.pads[3] - geo.dilations[1] * (geo.kernel[1] - 1) - 1) // geo.strides[1] + 1
+            im = Im2ColOp.create(
+                operands=[quant.levels],
+                result_types=[TensorType(level_type.element_type, [b * oh * ow, K])],
+                attributes={
+                    "kernel_shape": DenseArrayBase.from_list(i64, list(geo.kernel)),
+                    "strides": DenseArrayBase.from_list(i64, list(geo.strides)),
+                    "pads": DenseArrayBase.from_list(i64, list(geo.pads)),
+                    "dilations": DenseArrayBase.from_list(i64, list(geo.dilations)),
+                    "group": _i(0),
+                    "groups": _i(1),
+                },
+            )
+            ops.append(im)
+            rows_src = im.result
+            m = b * oh * ow
+        else:
+            shape = info.x.type.get_shape()
+            m = int(np.prod(shape[:-1], dtype=np.int64))
+        xplanes = []
+        for j in range(J):
+            tp = TritPlaneOp.create(operands=[rows_src], result_types=[TensorType(IntegerType(8), [m, K])],
+                                    attributes={"plane": _i(j)})
+            ops.append(tp)
+            xplanes.append(tp.result)
+        zero = zero_accumulator(m, N)
+        ops.append(zero)
+        mask = union_tile_mask(N, cfg)
+        loads = []
+        sparsity = []
+        for p in range(P):
+            const = _constant(self.store, trits[p].T, f"{info.name}.t{p}", IntegerType(8))  # [K, N] view
+            pack = PackOp(const.results[0], self.encoding)
+            load = DmaLoadOp(pack.packed)
+            ops += [const, pack, load]
+            loads.append(load.result)
+            sparsity.append(float(np.count_nonzero(trits[p] == 0)) / trits[p].size)
+        accs = []
+        for j in range(J):
+            for p in range(P):
+                g = GemvOp(loads[p], xplanes[j], zero.result, mask, telemetry(info.name, sparsity[p], mask))
+                ops.append(g)
+                accs.append(g.result)
+        ws = _constant(self.store, scales, f"{info.name}.scales", f32)
+        bias = info.bias if info.bias is not None else np.zeros(N, np.float32)
+        bs = _constant(self.store, np.ascontiguousarray(bias, np.float32), f"{info.name}.bias", f32)
+        ops += [ws, bs]
+        attrs = {"act_trits": _i(J), "w_planes": _i(P), "layout": StringAttr("nchw" if info.conv else "rows")}
+        if info.alpha != 1.0:
+            attrs["alpha"] = FloatAttr(info.alpha, f64)
+        comb = CombineOp.create(operands=[*accs, quant.scale, ws.results[0], bs.results[0]],
+                                result_types=[info.op.results[0].type], attributes=attrs)
+        ops.append(comb)
+        return ops, [comb.result]
+
+
+def fill_fusion_telemetry(segment: SegmentOp) -> None:
+    """Set fusion_order / fusion_sparsity of every gemv from the segment's frame program."""
+    gemvs = [op for op in segment.body.block.ops if isinstance(op, GemvOp)]
+    zeros = total = 0
+    seen = set()
+    for g in gemvs:
+        if g.w not in seen:
+            seen.add(g.w)
+            s = g.telemetry.data["sparsity"].value.data
+            k, n = g.w.type.get_shape()
+            zeros += s * k * n
+            total += k * n
+    fused = zeros / total if total else 0.0
+    order: dict[str, int] = {}
+    for g in gemvs:
+        t = dict(g.telemetry.data)
+        layer = t["layer"].data
+        order.setdefault(layer, len(order))
+        g.attributes["telemetry"] = type(g.telemetry)(telemetry(
+            layer, t["sparsity"].value.data, t["tile_mask"].value.data, order[layer], fused))
+
+
+@dataclass(frozen=True)
+class LowerToTfmbsPass(ModulePass):
+    """Lower the ONNX layers of every tfmbs segment to tfmbs ops (weights quantised here)."""
+
+    name = "tfmbs-lower"
+
+    quant: str = "twn"
+    w_planes: int = 1
+    act_trits: int = 5
+    encoding: str = "mod3"
+    tiles: int = 4
+    lanes: int = 15
+    acc_bits: int = 32
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        cfg = FabricConfig(tiles=self.tiles, lanes=self.lanes, acc_bits=self.acc_bits)
+        pattern = LowerLinearLayer(blob_store(op), op, self.quant, self.w_planes, self.act_trits, self.encoding, cfg)
+        PatternRewriteWalker(pattern, apply_recursively=False).rewrite_module(op)
+        for seg in op.walk():
+            if isinstance(seg, SegmentOp) and seg.target.data == TARGET:
+                _drop_dead_constants(seg)
+                fill_fusion_telemetry(seg)
+
+
+def _drop_dead_constants(segment: SegmentOp) -> None:
+    for op in list(segment.body.block.ops):
+        if op.name == "onnx.Constant" and not any(r.uses for r in op.results):
+            op.detach()
+            op.erase()
