@@ -391,6 +391,6 @@ class TfmbsOutlinePass(ModulePass):
             assert rewriter_block is not None
             rewriter_block.insert_op_before(call, seg)
             for old, new in zip(seg.outs, call.results):
-                old.replace_by(new)
+                old.replace_all_uses_with(new)
             seg.detach()
             seg.erase()
