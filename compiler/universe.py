@@ -53,6 +53,7 @@ TSUC_DIALECTS: dict[str, Callable[[], Dialect]] = {
     "onnx": _onnx,
     "tsuc": _tsuc,
     "tfmbs": lambda: __import__("tsuc.dialects.tfmbs", fromlist=["TFMBS"]).TFMBS,
+    "tsu": lambda: __import__("tsuc.dialects.tsu", fromlist=["TSU"]).TSU,
 }
 
 TSUC_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
@@ -60,6 +61,11 @@ TSUC_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "onnx-constant-fold": _constant_fold,
     "onnx-dce": _dce,
     "tsuc-partition": _partition,
+    "tsu-embed": lambda: __import__("tsuc.targets.tsu.passes", fromlist=["_"]).TsuEmbedPass,
+    "tsu-quantize": lambda: __import__("tsuc.targets.tsu.passes", fromlist=["_"]).TsuQuantizePass,
+    "tsu-colour": lambda: __import__("tsuc.targets.tsu.passes", fromlist=["_"]).TsuColourPass,
+    "tsu-schedule": lambda: __import__("tsuc.targets.tsu.passes", fromlist=["_"]).TsuSchedulePass,
+    "tsu-lower-sampling": lambda: __import__("tsuc.targets.tsu.sampling", fromlist=["_"]).TsuLowerSamplingPass,
     "tfmbs-lower": lambda: __import__("tsuc.targets.tfmbs.lower", fromlist=["_"]).LowerToTfmbsPass,
     "tfmbs-allocate": lambda: __import__("tsuc.targets.tfmbs.allocate", fromlist=["_"]).AllocateTfmbsPass,
     "tfmbs-to-linalg": lambda: __import__("tsuc.targets.tfmbs.to_linalg", fromlist=["_"]).TfmbsToLinalgPass,
