@@ -57,6 +57,21 @@ class _Sampler(nn.Module):
             return self.backend.sample_binary_layer(logits.detach(), beta=1.0, key=self.generator).to(probs.dtype)
         return torch.bernoulli(probs.detach(), generator=self.generator)
 
+    def fired(self, logits: torch.Tensor, probs: torch.Tensor, n: int) -> torch.Tensor:
+        """How many of `n` independent p-bit draws fire, per element (float, no gradient).
+
+        Eager mode compares uniforms with the probability directly (u < sigmoid(z) is the
+        p-bit rule tanh(z/2) > 2u - 1); export traces `n` explicit Bernoulli draws.
+        """
+        shape = (n, *probs.shape)
+        if _tracing():
+            return torch.bernoulli(probs.unsqueeze(0).expand(shape)).sum(dim=0)
+        if self.backend is not None:
+            z = logits.detach().unsqueeze(0).expand(shape)
+            return self.backend.sample_binary_layer(z, beta=1.0, key=self.generator).to(probs.dtype).sum(dim=0)
+        u = torch.rand(shape, generator=self.generator, dtype=probs.dtype).to(probs.device)
+        return (u < probs.detach()).sum(dim=0, dtype=probs.dtype)
+
 
 class TSUBinaryLayer(_Sampler):
     """Binary stochastic neurons: b ~ Bernoulli(sigmoid(beta * x)), elementwise.
@@ -91,26 +106,25 @@ def thermodynamic_weights(
     scores: torch.Tensor,
     beta: float,
     n_samples: int | None,
-    sample: Any,
+    fired: Any,
 ) -> torch.Tensor:
     """Attention weights over the last axis of `scores` from p-bit samples.
 
     Each (query, key) pair is a p-bit with input z = beta (s - max_k s): it fires with
     probability p = sigmoid(z), which is 1/2 for the best key and ~exp(z) (Boltzmann) for keys
-    far below it. The forward weights average `n_samples` draws per pair and normalise each
-    row, w = m / sum(m); the expected weights are w_e = p / sum(p). A row in which no p-bit
-    fired (probability <= 2^-n_samples) takes w_e. Gradient: the expected-value
+    far below it. The forward weights average `n_samples` draws per pair, m = fired / n, and
+    normalise each row, w = m / sum(m); the expected weights are w_e = p / sum(p). A row in
+    which no p-bit fired (probability <= 2^-n_samples) takes w_e. Gradient: the expected-value
     straight-through path, w = w_e + (w - w_e).detach(), i.e. backward differentiates w_e.
-    `n_samples=None` returns w_e (deterministic). `sample(logits, probs)` draws {0,1}
-    tensors; masked keys must carry -inf scores (p = 0).
+    `n_samples=None` returns w_e (deterministic). `fired(z, p, n)` counts how many of n
+    p-bit draws fire per element; masked keys must carry -inf scores (p = 0).
     """
     z = beta * (scores - scores.amax(dim=-1, keepdim=True))
     p = torch.sigmoid(z)
     w_e = p / p.sum(dim=-1, keepdim=True)
     if n_samples is None:
         return w_e
-    shape = (n_samples, *p.shape)
-    m = sample(z.unsqueeze(0).expand(shape), p.unsqueeze(0).expand(shape)).mean(dim=0)
+    m = fired(z, p, n_samples) * (1.0 / n_samples)
     total = m.sum(dim=-1, keepdim=True)
     w_s = torch.where(total > 0, m / total.clamp_min(1e-30), w_e)
     return w_e + (w_s - w_e).detach()
@@ -164,7 +178,7 @@ class ThermodynamicAttention(_Sampler):
             keep = attn_mask.to(torch.bool) if keep is None else keep & attn_mask.to(torch.bool)
         if keep is not None:
             scores = scores.masked_fill(~keep, float("-inf"))
-        weights = thermodynamic_weights(scores, self.beta, self.n_samples, self.bernoulli)
+        weights = thermodynamic_weights(scores, self.beta, self.n_samples, self.fired)
         y = (weights @ v).transpose(1, 2).reshape(B, L, D)
         y = self.out(y)
         return (y, weights) if return_weights else y
@@ -197,6 +211,11 @@ class TSUGaussianNoise(_Sampler):
         elif self.backend is not None:
             zeros = torch.zeros(shape, dtype=like.dtype, device=like.device)
             spins = 2 * self.backend.sample_binary_layer(zeros, beta=1.0, key=self.generator).to(like.dtype) - 1
+        elif self.n_pbits <= 30:
+            # Each bit of a uniform random M-bit word is one unbiased p-bit: sum = 2 popcount - M.
+            words = torch.randint(0, 1 << self.n_pbits, like.shape, generator=self.generator, dtype=torch.int32)
+            total = 2 * _popcount(words).to(like.dtype) - self.n_pbits
+            return total.to(like.device) * (1.0 / math.sqrt(self.n_pbits))
         else:
             u = torch.rand(shape, generator=self.generator, dtype=like.dtype).to(like.device)
             spins = torch.where(u < 0.5, 1.0, -1.0).to(like.dtype)
@@ -209,3 +228,13 @@ class TSUGaussianNoise(_Sampler):
 
     def extra_repr(self) -> str:
         return f"sigma={self.sigma}, n_pbits={self.n_pbits}, always={self.always}"
+
+
+def _popcount(x: torch.Tensor) -> torch.Tensor:
+    """Number of set bits of each non-negative int32 (SWAR bit counting)."""
+    x = x - ((x >> 1) & 0x55555555)
+    x = (x & 0x33333333) + ((x >> 2) & 0x33333333)
+    x = (x + (x >> 4)) & 0x0F0F0F0F
+    x = x + (x >> 8)
+    x = x + (x >> 16)
+    return x & 0x3F

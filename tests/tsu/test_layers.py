@@ -70,7 +70,7 @@ def test_thermodynamic_weights_rows_masks_and_expectation():
     g = torch.Generator().manual_seed(0)
     scores = torch.randn(3, 2, 5, 6, generator=g) * 2
     scores[..., 4:] = float("-inf")  # masked keys
-    sample = lambda z, p: torch.bernoulli(p, generator=g)  # noqa: E731
+    sample = lambda z, p, n: torch.bernoulli(p.expand(n, *p.shape), generator=g).sum(0)  # noqa: E731
     w = thermodynamic_weights(scores, 1.3, 8, sample)
     assert w.shape == scores.shape
     torch.testing.assert_close(w.sum(-1), torch.ones(3, 2, 5))
@@ -89,7 +89,7 @@ def test_thermodynamic_weights_gradient_is_expected_value_path():
     s1 = torch.randn(2, 4, 7, generator=g, requires_grad=True)
     s2 = s1.detach().clone().requires_grad_(True)
     up = torch.randn(2, 4, 7, generator=g)
-    sample = lambda z, p: torch.bernoulli(p, generator=g)  # noqa: E731
+    sample = lambda z, p, n: torch.bernoulli(p.expand(n, *p.shape), generator=g).sum(0)  # noqa: E731
     (thermodynamic_weights(s1, 0.9, 4, sample) * up).sum().backward()
     (thermodynamic_weights(s2, 0.9, None, sample) * up).sum().backward()
     torch.testing.assert_close(s1.grad, s2.grad)
@@ -190,3 +190,11 @@ def test_gaussian_noise_modes_gradient_determinism():
     assert not torch.equal(always(x), x)
     with pytest.raises(TsucError, match="n_pbits"):
         TSUGaussianNoise(n_pbits=0)
+
+
+def test_popcount_matches_python():
+    from tsuc.nn.thermo import _popcount
+
+    x = torch.randint(0, 2**31 - 1, (5000,), dtype=torch.int32, generator=torch.Generator().manual_seed(0))
+    x[:3] = torch.tensor([0, 1, 2**31 - 1], dtype=torch.int32)
+    assert _popcount(x).tolist() == [bin(v).count("1") for v in x.tolist()]
