@@ -64,13 +64,16 @@ def partition_function(fn: func.FuncOp, target: Target) -> list[SegmentOp]:
             runs[-1][1].append(op)
         else:
             runs.append((label, [op]))
+    # Runs are outlined in program order, so every later user of a run's results is still a
+    # top-level op of the block, found by its original position without rescanning the block.
+    position = {op: k for k, op in enumerate(block.ops)}
     segments = []
     for index, (label, ops) in enumerate(runs):
-        segments.append(_outline(block, f"{label}{index}", label, ops))
+        segments.append(_outline(block, f"{label}{index}", label, ops, position))
     return segments
 
 
-def _outline(block: Block, name: str, label: str, ops: list[Operation]) -> SegmentOp:
+def _outline(block: Block, name: str, label: str, ops: list[Operation], position: dict[Operation, int]) -> SegmentOp:
     inside = set(ops)
     defined = {r for op in ops for r in op.results}
     inputs: list[SSAValue] = []
@@ -102,23 +105,16 @@ def _outline(block: Block, name: str, label: str, ops: list[Operation]) -> Segme
                 use.operation.operands[use.index] = new
     body.add_op(YieldOp(outputs))
     seg = SegmentOp(name, label, inputs, [v.type for v in outputs], Region(body))
-    insert_before = block.last_op
-    # place the segment where its last input is available: before the first user of its outputs
-    Rewriter.insert_op(seg, InsertPoint.before(_first_user(block, outputs) or insert_before))  # type: ignore[arg-type]
+    # the segment goes before the first user of its outputs (its inputs are all defined by then)
+    users = [u.operation for v in outputs for u in v.uses if u.operation.parent_block() is block]
+    first = min(users, key=lambda op: position[op]) if users else block.last_op
+    Rewriter.insert_op(seg, InsertPoint.before(first))  # type: ignore[arg-type]
     for old, new in zip(outputs, seg.outs):
         for use in list(old.uses):
             user = use.operation
             if user is not body.last_op and user not in inside and not _nested_in(user, inside):
                 user.operands[use.index] = new
     return seg
-
-
-def _first_user(block: Block, values: list[SSAValue]) -> Operation | None:
-    users = {u.operation for v in values for u in v.uses}
-    for op in block.ops:
-        if op in users:
-            return op
-    return None
 
 
 def _nested_in(op: Operation, ops: set[Operation]) -> bool:
