@@ -55,7 +55,7 @@ class LowerSamplingPattern(RewritePattern):
             return
         if op.name.startswith("onnx.Random") and not operands and shape_of(types[0]) is None:
             raise TsucError(f"{op.name} has no static shape for the tsu target")
-        rewriter.replace_op(op, new)
+        rewriter.replace(op, new)
 
 
 @dataclass(frozen=True)
