@@ -52,7 +52,7 @@ def act_scale(x: np.ndarray, act_trits: int) -> float:
     if act_trits == 1:
         s = float(np.mean(np.abs(x.astype(np.float64))))
     else:
-        s = float(np.max(np.abs(x))) / levels(act_trits)
+        s = max(float(np.max(x)), -float(np.min(x))) / levels(act_trits)
     if not np.isfinite(s):
         raise TsucError("an activation tensor sent to the fabric contains NaN or infinite values")
     return s if s > 0.0 else 1.0
@@ -61,14 +61,15 @@ def act_scale(x: np.ndarray, act_trits: int) -> float:
 def quantize(x: np.ndarray, act_trits: int, scale: float | None = None) -> tuple[np.ndarray, float]:
     """(q, s): integer levels q (int16 for k <= 9, else int32) in [-L, L] and the scale s."""
     s = act_scale(x, act_trits) if scale is None else float(scale)
-    x64 = np.asarray(x, dtype=np.float64)
     dtype = np.int16 if act_trits <= 9 else np.int32
     if act_trits == 1:
-        q = np.sign(x64)
-    else:
-        lim = levels(act_trits)
-        q = np.clip(np.rint(x64 / s), -lim, lim)
-    return q.astype(dtype), s
+        return np.sign(x).astype(dtype), s
+    lim = levels(act_trits)
+    x64 = np.array(x, dtype=np.float64)  # a fresh copy, worked on in place
+    x64 /= s
+    np.rint(x64, out=x64)
+    np.clip(x64, -lim, lim, out=x64)
+    return x64.astype(dtype), s
 
 
 def trit_planes(q: np.ndarray, act_trits: int) -> np.ndarray:

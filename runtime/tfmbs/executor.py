@@ -32,7 +32,7 @@ from tsuc.runtime.tfmbs.fabric import Fabric, energy_estimate
 from tsuc.runtime.tfmbs.host_ops import column_sums, conv_out_hw, epilogue, im2col
 from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.runtime.tfmbs.schedule import Counters, LayerPlan, commands, layer_counters, preload_bursts, preload_counters
-from tsuc.runtime.tfmbs.tfd import TFD, tfd_array
+from tsuc.runtime.tfmbs.tfd import TFD
 
 CONFIG_VERSION = 1
 EXACT_F32 = 1 << 24
@@ -51,13 +51,23 @@ class Layer:
     layout: str
     conv: dict[str, list[int]] | None
     alpha: float
-    trits: np.ndarray  # [P, N, K] int8
+    stream: np.ndarray  # the artifact's dense PT-5 weight stream (uint8)
+    encoding: str
     scales: np.ndarray  # [P, N] float32
     bias: np.ndarray  # [N] float32
     tfds: np.ndarray  # [frames, 11] int64
     weight_sparsity: list[float]
+    _trits: np.ndarray | None = field(default=None, repr=False)
     _wmat: np.ndarray | None = field(default=None, repr=False)
     _wabs: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def trits(self) -> np.ndarray:
+        """int8 [P, N, K], unpacked from the PT-5 stream on first use."""
+        if self._trits is None:
+            p = self.plan
+            self._trits = pt5.unpack_stream(self.stream, (p.w_planes, p.n, p.k), self.encoding)
+        return self._trits
 
     @property
     def rows(self) -> int:
@@ -72,6 +82,7 @@ class Layer:
         if self._wmat is None:
             P, N, K = self.trits.shape
             self._wmat = np.ascontiguousarray(self.trits.transpose(2, 0, 1).reshape(K, P * N), dtype=np.float32)
+            self._trits = None  # the float matrix holds the same values; unpack again if replay needs them
         return self._wmat
 
     def wabs(self) -> np.ndarray:
@@ -149,7 +160,7 @@ class TfmbsSegment(SegmentExecutor):
             bias = np.asarray(artifact.array(members["bias"]), np.float32)
             tfds = np.asarray(artifact.array(members["tfds"]))
             layer = Layer(plan, str(e["input"]), tuple(e["in_shape"]), tuple(e["out_shape"]), str(e["layout"]),
-                          e.get("conv"), float(e["alpha"]), np.empty(0, np.int8), scales, bias, tfds,
+                          e.get("conv"), float(e["alpha"]), stream, self.encoding, scales, bias, tfds,
                           list(e.get("weight_sparsity", [])))
         except (KeyError, TypeError, ValueError) as err:
             raise ArtifactError(f"{where}: layer {index} entry is malformed ({err})") from None
@@ -158,12 +169,12 @@ class TfmbsSegment(SegmentExecutor):
         if stream.dtype != np.uint8 or stream.shape != (-(-(P * N * K) // 5),):
             raise ArtifactError(f"{where}: layer {plan.name!r} weight stream has the wrong size for {P}x{N}x{K} trits")
         try:
-            layer.trits = pt5.unpack_stream(stream, (P, N, K), self.encoding)
+            pt5.check_bytes(stream, "weight stream")
         except TsucError as err:
             raise ArtifactError(f"{where}: layer {plan.name!r} weights are not valid PT-5 ({err})") from None
         if scales.shape != (P, N) or bias.shape != (N,):
             raise ArtifactError(f"{where}: layer {plan.name!r} scales or bias have the wrong shape")
-        expect = tfd_array(plan.tfds(self.config))
+        expect = plan.tfd_table(self.config)
         if tfds.shape != expect.shape or not np.array_equal(tfds, expect):
             raise ArtifactError(f"{where}: layer {plan.name!r} TFD program does not match its plan")
         if layer.layout not in ("rows", "nchw") or (layer.layout == "nchw") != (layer.conv is not None):
@@ -290,8 +301,11 @@ class TfmbsSegment(SegmentExecutor):
         for layer, rec in zip(self.layers, self._last):
             plan = layer.plan
             rows = layer.rows
-            table = actquant.nonzero_digit_table(plan.act_trits)
-            nz = table[rec.levels.astype(np.int64) + actquant.levels(plan.act_trits)]
+            if plan.act_trits == 1:
+                nz = (rec.levels != 0).view(np.int8)
+            else:
+                table = actquant.nonzero_digit_table(plan.act_trits)
+                nz = np.take(table, rec.levels.astype(np.intp) + actquant.levels(plan.act_trits))
             if layer.conv is None:
                 cnt = nz.reshape(-1, plan.k).sum(axis=0, dtype=np.int64)
             else:
@@ -394,3 +408,106 @@ def _summary(cfg: FabricConfig, c: Counters) -> dict[str, Any]:
         "dma_words": int(c.dma_words),
         "energy_j": energy["energy_j"],
     }
+
+
+# -- trace and inspect ---------------------------------------------------------------------------
+
+FRAME_EVENTS_MAX = 4096  # per layer and call; above it a layer is one event per tile
+
+
+def _trace_layer(events: list[dict[str, Any]], pid: int, layer: Layer, cfg: FabricConfig, rows: int, t0: float,
+                 summary: dict[str, Any]) -> float:
+    """Append the layer's events starting at cycle t0; return the cycle it ends at."""
+    us = 1e6 / cfg.clock_hz
+    plan = layer.plan
+    groups, chunks = plan.groups(cfg), plan.chunks(cfg)
+    frames = rows * plan.act_trits * len(groups) * plan.w_planes * len(chunks)
+    if frames > FRAME_EVENTS_MAX:
+        dur = summary["cycles"]
+        used = max(g.tiles for g in groups)
+        for t in range(used):
+            events.append({"name": plan.name, "cat": "tfmbs.layer", "ph": "X", "pid": pid, "tid": t, "ts": t0 * us,
+                           "dur": dur * us, "args": {"frames": frames, "cycles": dur, "mode": plan.mode,
+                                                      "burst_wait_cycles": summary["burst_wait_cycles"]}})
+        return t0 + dur
+    t = t0
+    tfds = layer.tfds
+    for cmd in commands(plan, cfg, rows):
+        if cmd[0] in ("x", "w"):
+            if cmd[0] == "x":
+                words = cmd[4]
+                bursts = [words]
+            elif cmd[2] is None:
+                bursts = [plan.w_planes * plan.k] * groups[cmd[1]].tiles
+            else:
+                bursts = [chunks[cmd[3]].depth] * groups[cmd[1]].tiles
+            for words in bursts:
+                cost = cfg.dma_cycles(words)
+                events.append({"name": f"dma {'input' if cmd[0] == 'x' else 'weights'}", "cat": "tfmbs.dma", "ph": "X",
+                               "pid": pid, "tid": cfg.tiles, "ts": t * us, "dur": cost * us, "args": {"words": words}})
+                t += cost
+        elif cmd[0] == "frame":
+            row = tfds[cmd[1]]
+            depth, mask = int(row[1]), int(row[8])
+            for tile in range(cfg.tiles):
+                if mask >> tile & 1:
+                    events.append({"name": plan.name, "cat": "tfmbs.frame", "ph": "X", "pid": pid, "tid": tile,
+                                   "ts": t * us, "dur": depth * us, "args": {"tfd": int(cmd[1]), "frame_len": depth}})
+            t += depth
+    return t
+
+
+def _trace_events(self: TfmbsSegment) -> list[dict[str, Any]]:
+    """Chrome/Perfetto trace of the last call: frames per tile (one track per tile) and DMA
+    bursts (one more track), in fabric time. Layers with more than FRAME_EVENTS_MAX frames
+    show as one event per tile. Segments of one artifact follow each other on one timeline."""
+    prof = self.profile()
+    if not prof:
+        return []
+    cfg = self.config
+    pid = 1000
+    start = _TRACE_CLOCK.get(self._artifact, 0.0) if self._calls else 0.0
+    events: list[dict[str, Any]] = [
+        {"name": "process_name", "ph": "M", "pid": pid, "args": {"name": "Ternary Fabric"}},
+        *({"name": "thread_name", "ph": "M", "pid": pid, "tid": t, "args": {"name": f"tile {t}"}} for t in range(cfg.tiles)),
+        {"name": "thread_name", "ph": "M", "pid": pid, "tid": cfg.tiles, "args": {"name": "DMA"}},
+    ]
+    t = start + prof["preload_cycles"]
+    if prof["preload_cycles"]:
+        events.append({"name": "preload resident weights", "cat": "tfmbs.dma", "ph": "X", "pid": pid, "tid": cfg.tiles,
+                       "ts": start * 1e6 / cfg.clock_hz, "dur": prof["preload_cycles"] * 1e6 / cfg.clock_hz, "args": {}})
+    for layer, summary in zip(self.layers, prof["layers"]):
+        t = _trace_layer(events, pid, layer, cfg, layer.rows, t, summary)
+    _TRACE_CLOCK[self._artifact] = t
+    return events
+
+
+def _describe(cls, spec: dict[str, Any]) -> list[str]:
+    """Lines for `tsuc inspect`: machine, SRAM use, and per layer its tile map and sparsity."""
+    config = spec.get("config", {})
+    try:
+        cfg = FabricConfig.from_dict(config["machine"])
+        plans = [LayerPlan.from_json(e["plan"]) for e in config["layers"]]
+    except (KeyError, TypeError, ValueError, TsucError):
+        return ["(malformed tfmbs config)"]
+    resident = sum(p.footprint(cfg) for p in plans if p.mode == "resident")
+    window = max((p.window(cfg) for p in plans if p.mode != "resident"), default=0)
+    lines = [
+        f"fabric: {cfg.tiles} tiles x {cfg.lanes} lanes, banks {cfg.bank_words} words, {cfg.clock_hz / 1e6:g} MHz, "
+        f"DMA {cfg.dma_words_per_cycle} word/cycle + {cfg.dma_latency} cycles/burst; weights PT-5 ({config.get('encoding')})",
+        f"Bank A (this segment): {resident} resident words per tile, stream window {window} words",
+    ]
+    for e, p in zip(config["layers"], plans):
+        groups, chunks = p.groups(cfg), p.chunks(cfg)
+        tiles = ",".join(f"{g.tile_mask:#x}" for g in groups[:6]) + ("..." if len(groups) > 6 else "")
+        sparsity = e.get("weight_sparsity", [])
+        lines.append(
+            f"{p.name}: N={p.n} K={p.k} w_planes={p.w_planes} act_trits={p.act_trits} | {p.mode} @ word {p.a_base} | "
+            f"{len(groups)} group(s) x {len(chunks)} chunk(s), {len(groups) * len(chunks) * p.w_planes * p.act_trits} frames/row, "
+            f"tile masks {tiles} | weight sparsity {', '.join(f'{s:.3f}' for s in sparsity)}")
+    return lines
+
+
+_TRACE_CLOCK: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()
+TfmbsSegment.trace_events = _trace_events  # type: ignore[attr-defined]
+TfmbsSegment.describe = classmethod(_describe)  # type: ignore[attr-defined]

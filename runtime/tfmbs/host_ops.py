@@ -51,18 +51,50 @@ def im2col(x: np.ndarray, kernel, strides, pads, dilations, dtype=None) -> np.nd
 
 
 def column_sums(x: np.ndarray, kernel, strides, pads, dilations) -> np.ndarray:
-    """sum over rows of im2col(x) without building it: int64 [C*KH*KW]."""
-    win = _windows(x, kernel, strides, pads, dilations)
-    return win.sum(axis=(0, 1, 2), dtype=np.int64).reshape(-1)
+    """sum over rows of im2col(x) without building it: int64 [C*KH*KW].
+
+    Column (c, kh, kw) sums x_padded[b, c, kh*dh + oh*sh, kw*dw + ow*sw] over (b, oh, ow): a
+    rectangle of one stride phase of the padded map, so one 2-D integral image per phase
+    answers every kernel offset in O(1): O(B*C*H*W) work whatever the kernel size.
+    """
+    b, c, h, w = x.shape
+    kh, kw = kernel
+    sh, sw = strides
+    dh, dw = dilations
+    oh, ow = conv_out_hw(h, w, kernel, strides, pads, dilations)
+    xp = np.zeros((c, h + pads[0] + pads[2], w + pads[1] + pads[3]), np.int64)
+    xp[:, pads[0]:pads[0] + h, pads[1]:pads[1] + w] = x.sum(axis=0, dtype=np.int64)
+    out = np.empty((c, kh, kw), np.int64)
+    integral = {}
+    for i in range(kh):
+        for j in range(kw):
+            r0, c0 = i * dh, j * dw
+            phase = (r0 % sh, c0 % sw)
+            if phase not in integral:
+                sub = xp[:, phase[0]::sh, phase[1]::sw]
+                ii = np.zeros((c, sub.shape[1] + 1, sub.shape[2] + 1), np.int64)
+                ii[:, 1:, 1:] = sub.cumsum(axis=1).cumsum(axis=2)
+                integral[phase] = ii
+            ii = integral[phase]
+            a0, b0 = r0 // sh, c0 // sw
+            out[:, i, j] = ii[:, a0 + oh, b0 + ow] - ii[:, a0, b0 + ow] - ii[:, a0 + oh, b0] + ii[:, a0, b0]
+    return out.reshape(-1)
 
 
 def epilogue(q_planes: list[np.ndarray], wscales: np.ndarray, act_scale: float, alpha: float,
              bias: np.ndarray) -> np.ndarray:
-    """float32 [M, N] from the exact per-plane integer products Q[p] (any dtype holding them)."""
-    y = np.zeros(q_planes[0].shape, np.float64)
-    for p, q in enumerate(q_planes):
-        y = y + q.astype(np.float64) * wscales[p].astype(np.float64)
-    y = y * act_scale
+    """float32 [M, N] from the exact per-plane integer products Q[p] (any dtype holding them).
+
+    In-place float64 steps with the same rounding as the formula in the module docstring
+    (`y += 0.0` is the `0.0 + ...` of the first plane: it turns -0.0 into +0.0).
+    """
+    y = q_planes[0].astype(np.float64)
+    y *= wscales[0].astype(np.float64)
+    y += 0.0
+    for p in range(1, len(q_planes)):
+        y += q_planes[p].astype(np.float64) * wscales[p].astype(np.float64)
+    y *= act_scale
     if alpha != 1.0:
-        y = y * np.float64(alpha)
-    return (y + bias.astype(np.float64)).astype(np.float32)
+        y *= np.float64(alpha)
+    y += bias.astype(np.float64)
+    return y.astype(np.float32)

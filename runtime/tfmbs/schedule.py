@@ -35,8 +35,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from tsuc.errors import ArtifactError
-from tsuc.runtime.tfmbs.machine import FabricConfig
-from tsuc.runtime.tfmbs.tfd import TFD, exec_hints
+from tsuc.runtime.tfmbs.machine import WORD_BYTES, FabricConfig
+from tsuc.runtime.tfmbs.tfd import ALL_LANES, PT5, TFD, TFD_FIELDS, TFD_VERSION, exec_hints
 
 MODES = ("resident", "group", "frame")
 
@@ -150,21 +150,36 @@ class LayerPlan:
         if self.k > hi:
             raise ArtifactError(f"tfmbs layer {self.name!r} reduces over K={self.k}, which can overflow {cfg.acc_bits}-bit accumulators")
 
+    def tfd_table(self, cfg: FabricConfig) -> np.ndarray:
+        """The frame descriptors of one (row, trit plane) as an int64 [frames, 11] table
+        (`tfd.TFD_FIELDS` columns), in order g, p, c; built with numpy, no per-frame objects."""
+        groups, chunks = self.groups(cfg), self.chunks(cfg)
+        G, P, C = len(groups), self.w_planes, len(chunks)
+        g = np.repeat(np.arange(G), P * C)
+        p = np.tile(np.repeat(np.arange(P), C), G)
+        c = np.tile(np.arange(C), G * P)
+        k0 = np.array([ch.k0 for ch in chunks], np.int64)[c]
+        depth = np.array([ch.depth for ch in chunks], np.int64)[c]
+        if self.mode == "resident":
+            word = self.a_base + (g * P + p) * self.k + k0
+        elif self.mode == "group":
+            word = self.a_base + p * self.k + k0
+        else:
+            word = np.full(g.shape, self.a_base, np.int64)
+        in_word = k0 if self.inputs_fit(cfg) else np.zeros_like(k0)
+        lane_count = np.array([grp.lane_count for grp in groups], np.int64)[g]
+        tile_mask = np.array([grp.tile_mask for grp in groups], np.int64)[g]
+        hints = np.where(c > 0, exec_hints(bias_en=True, zero_skip=self.zero_skip), exec_hints(bias_en=False, zero_skip=self.zero_skip))
+        n = g.size
+        cols = [
+            cfg.bank_a_addr(0) + WORD_BYTES * word, depth, np.full(n, PT5), lane_count, np.ones(n, np.int64),
+            np.zeros(n, np.int64), hints, np.full(n, TFD_VERSION), tile_mask, cfg.bank_b_addr(0) + WORD_BYTES * in_word,
+            np.full(n, ALL_LANES),
+        ]
+        return np.stack([np.asarray(col, np.int64) for col in cols], axis=1).reshape(n, len(TFD_FIELDS))
+
     def tfds(self, cfg: FabricConfig) -> list[TFD]:
-        """The frame descriptors of one (row, trit plane), in order g, p, c."""
-        out = []
-        for g, grp in enumerate(self.groups(cfg)):
-            for p in range(self.w_planes):
-                for ci, c in enumerate(self.chunks(cfg)):
-                    out.append(TFD(
-                        base_addr=cfg.bank_a_addr(0, self.block_word(g, p, c)),
-                        frame_len=c.depth,
-                        lane_count=grp.lane_count,
-                        exec_hints=exec_hints(bias_en=ci > 0, zero_skip=self.zero_skip),
-                        tile_mask=grp.tile_mask,
-                        input_addr=cfg.bank_b_addr(0, self.input_word(c, cfg)),
-                    ))
-        return out
+        return [TFD.from_row(r) for r in self.tfd_table(cfg)]
 
 
 # -- the step-by-step program -------------------------------------------------------------------

@@ -19,7 +19,7 @@ the DOT kernel (and NOP, which does nothing); other kernels are refused with a c
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -79,7 +79,7 @@ class TFD:
         return bool(self.exec_hints & ZERO_SKIP_EN)
 
     def to_row(self) -> tuple[int, ...]:
-        return astuple(self)
+        return tuple(getattr(self, name) for name in TFD_FIELDS)
 
     @classmethod
     def from_row(cls, row) -> TFD:

@@ -22,7 +22,6 @@ from tsuc.dialects.tsuc import SegmentOp
 from tsuc.errors import TsucError
 from tsuc.runtime.tfmbs import pt5
 from tsuc.runtime.tfmbs.machine import FabricConfig
-from tsuc.runtime.tfmbs.tfd import tfd_array
 from tsuc.targets.tfmbs.allocate import plan_from_ir
 from tsuc.targets.tfmbs.program import segment_layers
 
@@ -53,7 +52,7 @@ def emit_tfmbs_segment(segment: SegmentOp, ctx: Any, cfg: FabricConfig, encoding
             "weights": ctx.add_array(f"{tag}.weights", pt5.pack_stream(trits, encoding)),
             "scales": ctx.add_array(f"{tag}.scales", np.ascontiguousarray(scales, np.float32)),
             "bias": ctx.add_array(f"{tag}.bias", np.ascontiguousarray(bias, np.float32)),
-            "tfds": ctx.add_array(f"{tag}.tfds", tfd_array(plan.tfds(cfg))),
+            "tfds": ctx.add_array(f"{tag}.tfds", plan.tfd_table(cfg)),
         }
         conv = None
         if layer.im2col is not None:
