@@ -9,6 +9,7 @@ accumulation per frame, chunks chained, scales and bias on the host in float32).
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import numpy as np
 import onnx
@@ -228,3 +229,35 @@ def test_reference_error_falls_with_precision():
            for p, k in [(1, 1), (1, 5), (2, 5), (3, 5)]]
     assert all(b_ < a_ for a_, b_ in zip(err, err[1:])), err
     assert err[-1] < 0.2, err
+
+
+# -- the digits example, quick mode ----------------------------------------------------------------
+
+@needs_target
+def test_digits_example_quick(capsys):
+    """examples/digits_tfmbs.py --quick: every tfmbs figure comes from a compiled artifact that
+    equals the reference bit for bit, and the fine-tuned layers equal their compiled model."""
+    import importlib.util as iu
+    import pathlib
+
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "digits_tfmbs.py"
+    spec = iu.spec_from_file_location("digits_tfmbs_example", path)
+    example = iu.module_from_spec(spec)
+    sys.modules[spec.name] = example  # its dataclasses look their module up
+    spec.loader.exec_module(example)
+    report = example.main(["--quick"])
+    out = capsys.readouterr().out
+    assert report["backend"] == "compiled"
+    assert report["bitexact_reference"] and report["bitexact_qat"]
+    rows = {r.label: r for r in report["rows"]}
+    assert len(rows) == 7
+    float_acc = rows["float (torch)"].accuracy
+    assert float_acc > 0.9
+    # Seeded and deterministic: the quick run meets both targets too.
+    assert all(report["checks"].values()), report["checks"]
+    for label, row in rows.items():
+        if label.startswith("tfmbs") or label.startswith("fine-tuned, tfmbs"):
+            assert row.cycles_per_image > 0
+    assert "w_planes=2 within 2 points of float: met" in out
