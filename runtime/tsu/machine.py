@@ -46,6 +46,10 @@ try:  # scipy's sparse integer products are the fast path for sparse problems
     import scipy.sparse as _sparse
 except ImportError:  # pragma: no cover - numpy-only installs use the dense path
     _sparse = None
+try:  # the kernel behind scipy's `csr @ dense`; public since scipy 0.x, private by name
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
+except ImportError:  # pragma: no cover
+    _csr_matvecs = None
 
 SWAP_STREAM = 0x5EED5A1B  # xored into the seed for the controller's swap stream
 
@@ -210,7 +214,6 @@ class PBitMachine:
         else:
             full_sp = _sparse.csr_matrix((vv.astype(self.sdtype), (rr, cc)), shape=(n, n))
             full_sp.sum_duplicates()
-        wide = np.iinfo(self.fdtype).max
         for c0, c1 in blocks:
             a, e = int(self.bounds[c0]), int(self.bounds[c1])
             if engine == "dense":
@@ -222,9 +225,9 @@ class PBitMachine:
             if inner is not None:
                 inner = (2 * inner.astype(np.int64)).astype(self.fdtype)  # corrections use (s_old - s_new) / 2
             colours_in = [(int(self.bounds[c]) - a, int(self.bounds[c + 1]) - a) for c in range(c0, c1)]
-            narrow = 2 * (e - a) * self.bound < wide  # the block's energy change fits in fdtype
-            self.blocks.append((a, e, rows_mat, inner, colours_in, narrow))
-        self.max_block = max((e - a for a, e, *_ in self.blocks), default=0)
+            self.blocks.append((a, e, rows_mat, inner, colours_in))
+        # a sweep's energy change, sum over p-bits of 2 * half * I, fits this accumulator
+        self.edtype = np.int32 if 2 * n * self.bound < np.iinfo(np.int32).max else np.int64
         self.threads = 1 if (engine == "dense" and n < 4096) else None  # small GEMMs: threading only adds latency
 
     # -- the run --------------------------------------------------------------------------
@@ -267,11 +270,13 @@ class PBitMachine:
         counters = Counters()
         swap_rng = swap_stream(seed, replica_offset) if K > 1 else None
         stopped = False
+        buf = {"F": np.empty((n, R), dtype=self.fdtype), "H": np.empty((n, R), dtype=np.int8),
+               "UP": np.empty((n, R), dtype=bool), "OLD": np.empty((n, R), dtype=bool)}
         with _blas_threads(self.threads):
             for t in range(B.shape[0]):
                 table.set_betas(B[t])
                 level_off = (table.L + level * width).astype(self.fdtype if width * K < np.iinfo(self.fdtype).max else np.int64) if K > 1 else None
-                counters.flips += self._sweep(S, X, scratch, table, level_off, energy)
+                counters.flips += self._sweep(S, X, scratch, table, level_off, energy, buf)
                 counters.sweeps += 1
                 counters.clocks += self.num_colours
                 counters.spin_updates += n * R
@@ -288,38 +293,30 @@ class PBitMachine:
                          level, counters, stopped)
 
     def _sweep(self, S: np.ndarray, X: np.ndarray, scratch: np.ndarray, table: FieldTable,
-               level_off: np.ndarray | None, energy: np.ndarray) -> int:
+               level_off: np.ndarray | None, energy: np.ndarray, buf: dict[str, np.ndarray]) -> int:
         """One clock per colour over all replicas; updates S, X and energy; returns flips.
 
-        Within a block, each colour's rows of `Ib` are final when the colour is clocked (later
-        corrections only touch later colours), so the block's energy change
-        2 sum_i half_i I_i and its flips are summed once per block from `Ib` and `H`.
+        Each colour's rows of the field buffer F are final when the colour is clocked (in-block
+        corrections only touch later colours), and the rows of S a block updates are untouched
+        before it, so the old spins, the energy change 2 sum_i half_i I_i and the flips can be
+        taken once per sweep from whole-sweep buffers.
         """
         xorshift32_(X, scratch)
         np.right_shift(X, 8, out=scratch)
         U = scratch.view(np.int32)  # each p-bit's 24-bit draw for this sweep
-        hq = self.hq_perm
-        fd = self.fdtype
         two = S.dtype.type(2)
         lut = table.table[0] if level_off is None else table.flat
-        flips = 0
-        R = S.shape[1]
-        H = np.empty((self.max_block, R), dtype=np.int8)  # (s_old - s_new) / 2 of the block
-        UP = np.empty((self.max_block, R), dtype=bool)  # new spin is +1
-        for a, e, rows_mat, inner, colours_in, narrow in self.blocks:
-            Ib = rows_mat @ S
-            if Ib.dtype != fd:
-                Ib = Ib.astype(fd)
-            Ib += hq[a:e, None]
-            Hb, UPb = H[: e - a], UP[: e - a]
-            old = (S[a:e] > 0).view(np.int8)
-            Ub = U[a:e]
+        F, H, UP = buf["F"], buf["H"], buf["UP"]
+        old = np.greater(S, 0, out=buf["OLD"]).view(np.int8)
+        for a, e, rows_mat, inner, colours_in in self.blocks:
+            Ib = self._fields(rows_mat, S, a, e, F[a:e])
+            Hb, UPb, Ub, Ob = H[a:e], UP[a:e], U[a:e], old[a:e]
             last = len(colours_in) - 1
             for ci, (ra, re) in enumerate(colours_in):
                 Ic = Ib[ra:re]
-                T = lut.take(Ic if level_off is None else Ic + level_off)
+                T = lut.take((Ic if level_off is None else Ic + level_off).astype(np.intp))  # intp: numpy's fast gather
                 up = np.less(Ub[ra:re], T, out=UPb[ra:re])
-                half = np.subtract(old[ra:re], up.view(np.int8), out=Hb[ra:re])
+                half = np.subtract(Ob[ra:re], up.view(np.int8), out=Hb[ra:re])  # (s_old - s_new) / 2
                 if ci < last:
                     if re - ra == 1:
                         Ib[re:] -= inner[re:, ra:re] * half
@@ -328,12 +325,20 @@ class PBitMachine:
             Sb = S[a:e]
             np.multiply(UPb, two, out=Sb)
             Sb -= 1
-            flips += int(np.count_nonzero(Hb))
-            if narrow:
-                energy += 2 * np.einsum("ij,ij->j", Hb, Ib)
-            else:
-                energy += 2 * np.einsum("ij,ij->j", Hb, Ib, dtype=np.int64)
-        return flips
+        energy += 2 * np.einsum("ij,ij->j", H, F, dtype=self.edtype)
+        return int(np.count_nonzero(H))
+
+    def _fields(self, rows_mat, S: np.ndarray, a: int, e: int, out: np.ndarray) -> np.ndarray:
+        """Integer local fields of the block's p-bits against the state S, written into `out`."""
+        if self.engine == "sparse" and _csr_matvecs is not None:
+            # scipy's kernel accumulates into a buffer we prefill with the biases: one pass
+            # fewer than `rows_mat @ S + hq` and none of scipy's per-call checks
+            out[...] = self.hq_perm[a:e, None]
+            _csr_matvecs(e - a, self.n, S.shape[1], rows_mat.indptr, rows_mat.indices, rows_mat.data, S.ravel(), out.ravel())
+            return out
+        np.copyto(out, rows_mat @ S, casting="unsafe")  # exact: integer-valued products
+        out += self.hq_perm[a:e, None]
+        return out
 
     def _energy(self, S: np.ndarray) -> np.ndarray:
         """Quantised energy of each replica of the permuted state S (n, R), from scratch."""
