@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from tsuc.errors import TsucError
-from tsuc.tsu.coloring import color_classes, greedy_coloring
+from tsuc.targets.tsu.colouring import colour_graph
 from tsuc.tsu.tensors import as_float_tensor, check_beta, check_int, make_generator
 
 
@@ -113,7 +113,9 @@ class PBitSimulatorBackend:
         s = self._initial_state(init_state, batch, n, Jt.dtype, gen)
         batch = s.shape[0]
 
-        classes = [torch.from_numpy(c) for c in color_classes(greedy_coloring((Jt != 0).numpy()))]
+        rows, cols = np.nonzero(np.triu((Jt != 0).numpy(), 1))
+        colours = colour_graph(n, rows, cols)  # the compiler's DSATUR colouring
+        classes = [torch.from_numpy(np.flatnonzero(colours == c)) for c in range(int(colours.max()) + 1)]
         blocks = [(idx, Jt[:, idx].contiguous(), ht[idx]) for idx in classes]
         traj = torch.empty((num_steps, batch, n), dtype=Jt.dtype) if record_trajectory else None
         etraj = torch.empty((num_steps, batch), dtype=Jt.dtype) if record_trajectory else None
