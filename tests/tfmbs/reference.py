@@ -21,7 +21,7 @@ in `tsuc.runtime.tfmbs.actquant`; this file writes it out again on its own):
    in int32 (wrapping), chaining the chunks of one (p, j, group);
 4. host, in integers: A[m, p, n] = sum_j 3^j acc[m, p, j, n] (int64);
 5. host, in float64: y = sum_p A[p] * scales[p] (planes in order p = 0, 1, ...), then
-   y = float32(y * s + b).
+   y = float32(y * s + b) (Gemm: y = float32(y * s * alpha + b) with b = float32(beta * C)).
 """
 
 from __future__ import annotations
@@ -98,9 +98,9 @@ def fabric_accumulate(w_trits: np.ndarray, x_trits: np.ndarray) -> np.ndarray:
 # -- layers --------------------------------------------------------------------------------------
 
 def linear_quantized(x2d: np.ndarray, trits: np.ndarray, scales: np.ndarray, bias: np.ndarray | None,
-                     act_trits: int, act_from: np.ndarray | None = None) -> np.ndarray:
+                     act_trits: int, act_from: np.ndarray | None = None, alpha: float = 1.0) -> np.ndarray:
     """y[M, N] for x2d[M, K] against already quantised weights; `act_from` is the tensor the
-    activation scale is taken over (default x2d itself)."""
+    activation scale is taken over (default x2d itself); Gemm's `alpha` multiplies before the bias."""
     x2d = np.asarray(x2d, dtype=np.float32)
     _, scale = quantize_activations(x2d if act_from is None else act_from, act_trits)
     x_int = levels_at_scale(x2d, scale, act_trits)
@@ -113,31 +113,33 @@ def linear_quantized(x2d: np.ndarray, trits: np.ndarray, scales: np.ndarray, bia
             combined += (3 ** j) * fabric_accumulate(trits[p], digits[j]).astype(np.int64)
         y = y + combined.astype(np.float64) * scales[p].astype(np.float64)[None, :]
     y = y * scale
+    if alpha != 1.0:
+        y = y * np.float64(alpha)
     if bias is not None:
         y = y + np.asarray(bias, dtype=np.float32).astype(np.float64)[None, :]
     return y.astype(np.float32)
 
 
 def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, quant: str = "twn", w_planes: int = 1,
-           act_trits: int = 5) -> np.ndarray:
-    """y = x W^T + b as the fabric computes it; x[..., K], W[N, K] -> y[..., N]."""
+           act_trits: int = 5, alpha: float = 1.0) -> np.ndarray:
+    """y = alpha * x W^T + b as the fabric computes it; x[..., K], W[N, K] -> y[..., N]."""
     x = np.asarray(x, dtype=np.float32)
     trits, scales = quantize_weights(np.asarray(w, dtype=np.float32), quant, w_planes)
-    y = linear_quantized(x.reshape(-1, x.shape[-1]), trits, scales, b, act_trits)
+    y = linear_quantized(x.reshape(-1, x.shape[-1]), trits, scales, b, act_trits, alpha=alpha)
     return y.reshape(x.shape[:-1] + (trits.shape[1],))
 
 
 def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray | None = None, *, trans_b: int = 0, alpha: float = 1.0,
          beta: float = 1.0, **opts) -> np.ndarray:
-    """ONNX Gemm with constant B: Y = alpha * A B' + beta * C, B' = B^T if trans_b."""
+    """ONNX Gemm with constant B and C: Y = alpha * A B' + beta * C, B' = B^T if trans_b.
+    alpha and beta are float32 attributes; beta * C is folded in float32 into the bias."""
     w = np.asarray(b, dtype=np.float32)
     w = w if trans_b else w.T
-    y = linear(a, w, None, **opts)
-    if alpha != 1.0:
-        y = y * np.float32(alpha)
+    bias = None
     if c is not None:
-        y = y + np.float32(beta) * np.asarray(c, dtype=np.float32)
-    return y.astype(np.float32)
+        bias = np.broadcast_to(np.asarray(c, dtype=np.float32).reshape(-1), (w.shape[0],))
+        bias = bias * np.float32(beta) if np.float32(beta) != 1 else bias
+    return linear(a, w, bias, alpha=float(np.float32(alpha)), **opts)
 
 
 def matmul(a: np.ndarray, b: np.ndarray, **opts) -> np.ndarray:

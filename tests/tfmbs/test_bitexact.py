@@ -85,6 +85,16 @@ def test_gemm_not_transposed_without_bias(tmp_path):
 
 
 @needs_target
+def test_gemm_alpha_beta(tmp_path):
+    w, c = _rand((20, 12), 16), _rand((1, 12), 17)  # B[K, N], C broadcast over rows
+    node = helper.make_node("Gemm", ["x", "w", "c"], ["y"], alpha=0.7, beta=1.3)
+    model = _model([node], {"w": w, "c": c}, [4, 20], [4, 12])
+    x = _rand((4, 20), 18)
+    expect = ref.gemm(x, w, c, alpha=0.7, beta=1.3, w_planes=2)
+    np.testing.assert_array_equal(_run(model, x, tmp_path, w_planes=2), expect)
+
+
+@needs_target
 def test_gemm_long_reduction_and_wide_output(tmp_path):
     """K = 2100 -> three chained chunks (1024, 1024, 52); N = 130 -> three groups of <= 60."""
     w, b = _rand((130, 2100), 6, 0.05), _rand((130,), 7)
