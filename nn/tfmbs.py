@@ -338,9 +338,17 @@ def _forget_owner(fab: Any, token: object) -> None:
 
 def swap_linear_layers(model: nn.Module, **opts: Any) -> nn.Module:
     """Replace every `nn.Linear` of `model` (recursively, in place) with a `TFMBSLinear` that
-    carries its weights; `opts` go to each `TFMBSLinear` (fabric, quant, w_planes, act_trits).
-    Layers are named by their qualified module name and numbered in module order
-    (`fusion_order`). Returns `model`."""
+    carries its weights; `opts` go to each `TFMBSLinear` (fabric, quant, w_planes, act_trits,
+    weight_addr). Layers are named by their qualified module name and numbered in module
+    order (`fusion_order`). All new layers share one fabric (`opts["fabric"]`, or a new
+    `Fabric`), so its profile counts the whole model. Unless `weight_addr` is given, their
+    weights are placed side by side in Bank A when they all fit, as the compiler does
+    (every layer resident); otherwise each one loads at 0x1000 when it runs. Returns `model`."""
+    from tsuc.runtime.tfmbs.fabric import Fabric
+
+    opts = dict(opts)
+    if opts.get("fabric") is None:
+        opts["fabric"] = Fabric()
     for qual, module in list(model.named_modules()):
         for child_name, child in list(module.named_children()):
             if type(child) is not nn.Linear:
@@ -359,4 +367,17 @@ def swap_linear_layers(model: nn.Module, **opts: Any) -> nn.Module:
     for order, layer in enumerate(layers):
         layer.fusion_order = order
         layer._fusion_group = group
+    if "weight_addr" not in opts:
+        _place_side_by_side([m for m in layers if m.fabric is opts["fabric"]], opts["fabric"].config)
     return model
+
+
+def _place_side_by_side(layers: list[TFMBSLinear], cfg: FabricConfig) -> None:
+    """Consecutive Bank A regions for `layers` if all of them fit, else leave them at 0x1000."""
+    sizes = [m.w_planes * m.in_features * -(-m.out_features // cfg.outputs_per_frame) for m in layers]
+    if sum(sizes) > cfg.bank_words:
+        return
+    word = 0
+    for layer, size in zip(layers, sizes):
+        layer.weight_addr = cfg.bank_a_addr(0, word)
+        word += size

@@ -271,3 +271,7 @@ def test_digits_example_quick(capsys):
         if label.startswith("tfmbs") or label.startswith("fine-tuned, tfmbs"):
             assert row.cycles_per_image > 0
     assert "w_planes=2 within 2 points of float: met" in out
+    # TFMBSLinear driving the Fabric model frame by frame counts the same cycles per image as the
+    # compiled artifact's closed-form profile (same placement, same frame program).
+    assert rows["fine-tuned, TFMBSLinear eval (Fabric model)"].cycles_per_image == \
+        rows["fine-tuned, tfmbs act_trits=5, w_planes=1"].cycles_per_image

@@ -304,6 +304,22 @@ def test_shared_fabric_layers_keep_or_lose_residency():
 
 
 @needs_fabric
+def test_swapped_model_shares_one_fabric_and_stays_resident():
+    torch.manual_seed(16)
+    net = swap_linear_layers(nn.Sequential(nn.Linear(20, 70), nn.ReLU(), nn.Linear(70, 5))).eval()
+    fab = net[0].fabric
+    assert net[2].fabric is fab
+    assert (net[0].weight_addr, net[2].weight_addr) == (0x1000, 0x1000 + 4 * 20 * 2)  # 70 outputs: 2 groups
+    x = torch.randn(3, 20)
+    y = net(x)
+    words = fab.dma_words
+    np.testing.assert_array_equal(net(x).numpy(), y.numpy())
+    assert fab.dma_words - words == 3 * 5 * (20 + 70)  # only the inputs' trit planes move again
+    h = np.maximum(ref.linear(x.numpy(), net[0].weight.detach().numpy(), net[0].bias.detach().numpy()), 0)
+    np.testing.assert_array_equal(y.numpy(), ref.linear(h, net[2].weight.detach().numpy(), net[2].bias.detach().numpy()))
+
+
+@needs_fabric
 def test_bad_weight_addr():
     layer = _layer(weight_addr=0x2000).eval()  # Bank B of tile 0
     with pytest.raises(TsucError, match="weight_addr=0x2000"):
