@@ -18,7 +18,8 @@ one fabric (the compiler allocated Bank A across all of them).
 
 from __future__ import annotations
 
-import time
+import contextlib
+import functools
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,6 +117,7 @@ class TfmbsSegment(SegmentExecutor):
     kind = "tfmbs"
     params = {
         "tfmbs_mode": Param(str, "fast", "fast (vectorised, closed-form counters) or replay (drive the Fabric model frame by frame)"),
+        "tfmbs_threads": Param(int, 1, "BLAS threads for the fast path's products (0 = the library's default)"),
     }
 
     def __init__(self, spec: dict[str, Any], artifact: Any) -> None:
@@ -195,13 +197,21 @@ class TfmbsSegment(SegmentExecutor):
             raise TsucError(f"parameter tfmbs_mode={mode!r} must be fast or replay")
         env: dict[str, np.ndarray] = {f"arg{i}": np.asarray(feeds[n]) for i, n in enumerate(self.spec["inputs"])}
         first = self._calls == 0
-        records = []
         fab = self._fabric() if mode == "replay" else None
         self._replayed_preload = None
         if fab is not None and first:
             before = Counters.of_fabric(fab)
             self._preload(fab)
             self._replayed_preload = _difference(Counters.of_fabric(fab), before)
+        with _blas_threads(int(params.get("tfmbs_threads") or 0)):
+            records = self._run_layers(env, fab)
+        self._calls += 1
+        self._last, self._last_first_call, self._last_mode = records, first, mode
+        self._profile_cache = None
+        return {name: env[src] for name, src in zip(self.spec["outputs"], self.outputs)}
+
+    def _run_layers(self, env: dict[str, np.ndarray], fab: Fabric | None) -> list[CallRecord]:
+        records = []
         for i, layer in enumerate(self.layers):
             x = env[layer.input]
             if x.shape != layer.in_shape:
@@ -217,10 +227,7 @@ class TfmbsSegment(SegmentExecutor):
             y = epilogue(q, layer.scales, s, layer.alpha, layer.bias)
             env[f"L{i}"] = layer.shape_output(y)
             records.append(rec)
-        self._calls += 1
-        self._last, self._last_first_call, self._last_mode = records, first, mode
-        self._profile_cache = None
-        return {name: env[src] for name, src in zip(self.spec["outputs"], self.outputs)}
+        return records
 
     def _fast_products(self, layer: Layer, levels: np.ndarray) -> list[np.ndarray]:
         P, N, K = layer.trits.shape
@@ -378,6 +385,28 @@ class TfmbsSegment(SegmentExecutor):
         return {"cycles": p["cycles"], "utilization": p["utilization"], "skips": p["skips_per_lane"],
                 "burst_wait_cycles": p["burst_wait_cycles"], "overflow_flags": p["overflow_flags"],
                 "active_cycles": p["active_cycles_per_lane"]}
+
+
+@contextlib.contextmanager
+def _blas_threads(n: int):
+    """Limit BLAS threads for the products (numbers are exact integers, so identical either
+    way). One thread is the default: on a shared machine, and next to onnxruntime's own
+    thread pools, multi-threaded OpenBLAS on these mid-sized products was measured up to
+    10x slower than one thread. Needs threadpoolctl; without it the limit is not applied."""
+    if n <= 0 or _controller() is None:
+        yield
+        return
+    with _controller().limit(limits=n, user_api="blas"):
+        yield
+
+
+@functools.cache
+def _controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
 
 
 def _difference(after: Counters, before: Counters) -> Counters:
