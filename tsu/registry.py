@@ -17,6 +17,7 @@ DEFAULT_BACKEND = "pbit-sim"
 # name -> factory(**options) -> TSUBackend, or "module:Class" imported on first use.
 _FACTORIES: dict[str, Callable[..., Any] | str] = {
     "pbit-sim": "tsuc.tsu.pbit_sim:PBitSimulatorBackend",
+    "pbit-machine": "tsuc.tsu.pbit_machine:PBitMachineBackend",
 }
 
 

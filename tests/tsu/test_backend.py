@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 import torch
-from scipy.stats import chi2
 
 import tsuc.tsu as tsu
 from tsuc.errors import TsucError
 from tsuc.tsu.pbit_sim import PBitSimulatorBackend
+from tsuc.tsu.stats import exact_boltzmann, g_test, state_index
 
 # Significance level of the Boltzmann goodness-of-fit tests: a correct sampler fails one with
 # probability ALPHA for a random seed; the seeds are fixed, so the outcome is deterministic.
@@ -25,36 +23,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
-
-
-def exact_boltzmann(J: np.ndarray, h: np.ndarray, beta: float) -> np.ndarray:
-    """P(s) ~ exp(-beta H(s)) over all 2^n states, state index = sum_i [s_i = +1] 2^i."""
-    n = len(h)
-    bits = np.array(list(itertools.product([0, 1], repeat=n)))[:, ::-1]  # row k has bit i = (k >> i) & 1
-    s = 2.0 * bits - 1.0
-    Jz = J - np.diag(np.diag(J))
-    energy = -0.5 * np.einsum("ki,ij,kj->k", s, Jz, s) - s @ h
-    w = np.exp(-beta * (energy - energy.min()))
-    return w / w.sum()
-
-
-def state_index(samples: torch.Tensor) -> np.ndarray:
-    bits = (samples.numpy() > 0).astype(np.int64)
-    return bits @ (1 << np.arange(bits.shape[1]))
-
-
-def g_test(counts: np.ndarray, probs: np.ndarray, min_expected: float = 5.0) -> tuple[float, int, float]:
-    """G-test of `counts` against `probs`; bins expected below `min_expected` are pooled."""
-    expected = probs * counts.sum()
-    small = expected < min_expected
-    obs = np.append(counts[~small], counts[small].sum())
-    exp = np.append(expected[~small], expected[small].sum())
-    keep = exp > 0
-    obs, exp = obs[keep], exp[keep]
-    nz = obs > 0
-    stat = 2.0 * float(np.sum(obs[nz] * np.log(obs[nz] / exp[nz])))
-    dof = len(obs) - 1
-    return stat, dof, float(chi2.sf(stat, dof))
 
 
 def random_problem(n: int, density: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -75,12 +43,12 @@ def test_sample_ising_matches_boltzmann(n, density, beta, seed):
     J, h = random_problem(n, density, seed)
     chains = 20000
     out = tsu.get_backend().sample_ising(J, h, beta=beta, num_steps=200, batch_size=chains, key=seed)
-    counts = np.bincount(state_index(out["samples"]), minlength=2**n)
-    stat, dof, p = g_test(counts, exact_boltzmann(J, h, beta))
+    idx = state_index(out["samples"])
+    stat, dof, p = g_test(idx, exact_boltzmann(J, h, beta))
     print(f"Boltzmann G-test n={n} colours={out['num_colors']} beta={beta}: G={stat:.2f} dof={dof} p={p:.4f} (alpha={ALPHA})")
     assert p > ALPHA
     # The same test has power: the samples are rejected against a 25% hotter distribution.
-    _, _, p_wrong = g_test(counts, exact_boltzmann(J, h, beta * 0.75))
+    _, _, p_wrong = g_test(idx, exact_boltzmann(J, h, beta * 0.75))
     assert p_wrong < 1e-6
 
 
@@ -245,3 +213,12 @@ def test_registry():
 def test_bad_inputs_raise_tsuc_error(call, match):
     with pytest.raises(TsucError, match=match):
         call(tsu.get_backend())
+
+
+def test_exact_boltzmann_and_state_index_conventions():
+    # Two ferromagnetically coupled spins plus a field on spin 0: H = -s0 s1 - 0.5 s0.
+    p = exact_boltzmann(np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([0.5, 0.0]), 1.0)
+    # state k: s_i = +1 iff bit i of k -> k=0 (-,-), 1 (+,-), 2 (-,+), 3 (+,+)
+    w = np.exp([1 - 0.5, -1 + 0.5, -1 - 0.5, 1 + 0.5])
+    np.testing.assert_allclose(p, w / w.sum())
+    assert state_index(torch.tensor([[-1.0, -1], [1, -1], [-1, 1], [1, 1]])).tolist() == [0, 1, 2, 3]
