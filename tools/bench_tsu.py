@@ -1,7 +1,7 @@
 """Benchmarks of the tsu target: spin-update throughput and Max-Cut quality.
 
-    python tools/bench_tsu.py throughput [--reads 20,64,256] [--sweeps N]
-    python tools/bench_tsu.py quality [--graphs G1,...,G10] [--time-limit 10] [--reads R] [--sweeps S]
+    python tools/bench_tsu.py throughput [--reads 20,64,256] [--sweeps 1000] [--sk-sweeps 200]
+    python tools/bench_tsu.py quality [--graphs G1,...,G10] [--time-limit 10] [--quality-reads 64] [--quality-sweeps 2000]
     python tools/bench_tsu.py all
 
 Throughput: G1 (800 nodes, 19176 edges) and a dense 1000-spin SK instance (J = +-1, seed 0),
@@ -9,7 +9,8 @@ each compiled to a tsu artifact and run through `tsuc.load(...).run(...)`; spin 
 wall second = reads x sweeps x spins / wall time of the whole run call (RNG seeding, all
 sweeps, scoring on the original problem). The anchor is dwave-samplers'
 SimulatedAnnealingSampler on the same instance in the same process, timed the same way
-(its `sample` call; the BQM is built beforehand). Both run on the same cores; the p-bit
+(its `sample` call; the BQM is built and its default beta range computed beforehand, so
+dwave's Python set-up is not counted against it; both use the same geometric beta range). Both run on the same cores; the p-bit
 machine's figure depends on the number of replicas it runs side by side (reads), which is
 why it is reported per read count.
 
@@ -54,12 +55,23 @@ def to_bqm(problem):
     return dimod.BinaryQuadraticModel.from_numpy_vectors(-problem.h, (problem.rows, problem.cols, -problem.J), problem.offset, "SPIN")
 
 
-def dwave_rate(bqm, n: int, reads: int, sweeps: int, seed: int = 1) -> tuple[float, float]:
+def beta_range(problem) -> list[float]:
+    """dwave's default (hot, cold) betas, computed outside the timed call (same rule as
+    `tsuc.runtime.tsu.anneal.default_beta_range`, which equals dwave's on integer problems)."""
+    from tsuc.runtime.tsu.anneal import default_beta_range
+    from tsuc.runtime.tsu.machine import MachineProgram
+
+    prog = MachineProgram(problem.n, problem.rows, problem.cols, np.rint(problem.J).astype(np.int64),
+                          np.rint(problem.h).astype(np.int64), np.arange(problem.n))
+    return list(default_beta_range(prog))
+
+
+def dwave_rate(bqm, n: int, reads: int, sweeps: int, betas: list[float], seed: int = 1) -> tuple[float, float]:
     from dwave.samplers import SimulatedAnnealingSampler
 
     sampler = SimulatedAnnealingSampler()
     t = time.perf_counter()
-    ss = sampler.sample(bqm, num_reads=reads, num_sweeps=sweeps, seed=seed)
+    ss = sampler.sample(bqm, num_reads=reads, num_sweeps=sweeps, beta_range=betas, seed=seed)
     dt = time.perf_counter() - t
     return reads * sweeps * n / dt, float(ss.first.energy)
 
@@ -84,13 +96,14 @@ def throughput(reads_list: list[int], sweeps_g1: int, sweeps_sk: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             exe = compile_problem(problem, output=os.path.join(tmp, "p.tsuc"))
             bqm = to_bqm(problem)
-            rate, e = dwave_rate(bqm, problem.n, 20, sweeps)
+            betas = beta_range(problem)
+            rate, e = dwave_rate(bqm, problem.n, 20, sweeps, betas)
             print(f"{problem.name or 'G1':10s}  dwave SimulatedAnnealingSampler  {20:5d}  {sweeps:6d}  {rate / 1e6:11.2f}  {e:.0f}")
             for reads in reads_list:
                 rate, e, prof = tsu_rate(exe, problem.n, reads, sweeps)
                 print(f"{problem.name or 'G1':10s}  tsuc p-bit machine ({prof.get('colours')} colours)  {reads:5d}  {sweeps:6d}  {rate / 1e6:11.2f}  {e:.0f}"
                       f"   (anneal only {prof['updates_per_s'] / 1e6:.2f})")
-            rate, e = dwave_rate(bqm, problem.n, 20, sweeps)
+            rate, e = dwave_rate(bqm, problem.n, 20, sweeps, betas)
             print(f"{problem.name or 'G1':10s}  dwave SimulatedAnnealingSampler  {20:5d}  {sweeps:6d}  {rate / 1e6:11.2f}  {e:.0f}   (again, after)")
 
 
@@ -122,18 +135,19 @@ def quality(graphs: list[str], time_limit: float, reads: int, sweeps: int, seed:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=("throughput", "quality", "all"))
-    ap.add_argument("--reads", default=None, help="throughput: comma-separated read counts; quality: reads per anneal")
-    ap.add_argument("--sweeps", type=int, default=None)
+    ap.add_argument("--reads", default="20,64,256", help="throughput: comma-separated read counts of the p-bit machine")
+    ap.add_argument("--sweeps", type=int, default=1000, help="throughput: sweeps on G1")
+    ap.add_argument("--sk-sweeps", type=int, default=200, help="throughput: sweeps on SK-1000")
     ap.add_argument("--graphs", default=",".join(f"G{k}" for k in range(1, 11)))
     ap.add_argument("--time-limit", type=float, default=10.0)
+    ap.add_argument("--quality-reads", type=int, default=64, help="quality: reads per anneal")
+    ap.add_argument("--quality-sweeps", type=int, default=2000, help="quality: sweeps per anneal")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     if args.what in ("throughput", "all"):
-        reads = [int(x) for x in (args.reads or "20,64,256").split(",")] if args.what == "throughput" or args.reads is None else [20, 64, 256]
-        throughput(reads if args.what == "throughput" else [20, 64, 256], args.sweeps or 1000, max(10, (args.sweeps or 1000) // 20))
+        throughput([int(x) for x in args.reads.split(",")], args.sweeps, args.sk_sweeps)
     if args.what in ("quality", "all"):
-        q_reads = int(args.reads) if (args.what == "quality" and args.reads) else 64
-        quality(args.graphs.split(","), args.time_limit, q_reads, args.sweeps if args.what == "quality" and args.sweeps else 2000, args.seed)
+        quality(args.graphs.split(","), args.time_limit, args.quality_reads, args.quality_sweeps, args.seed)
 
 
 if __name__ == "__main__":

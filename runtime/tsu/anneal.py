@@ -73,8 +73,9 @@ def _accumulate(total: Counters, part: Counters) -> None:
     total.flips += part.flips
 
 
-def anneal(machine: PBitMachine, p: AnnealParams) -> AnnealOutcome:
-    """Run the machine under `p`; see the module docstring for what each read returns."""
+def anneal(machine: PBitMachine, p: AnnealParams, start: float | None = None) -> AnnealOutcome:
+    """Run the machine under `p`; see the module docstring for what each read returns.
+    `start` (a time.perf_counter() value, default now) is when the time limit began."""
     p.validate()
     K = p.tempering
     if K:
@@ -83,7 +84,7 @@ def anneal(machine: PBitMachine, p: AnnealParams) -> AnnealOutcome:
     else:
         betas = beta_schedule(p.schedule, p.beta0, p.beta1, p.sweeps)
         R = p.reads
-    start = time.perf_counter()
+    start = time.perf_counter() if start is None else start
     deadline = None if p.time_limit is None else start + float(p.time_limit)
     counters = Counters()
     keep_s = keep_q = None

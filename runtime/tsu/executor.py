@@ -105,9 +105,10 @@ class IsingSegment(SegmentExecutor):
         return majority_vote(states, self.chains, self.problem.n)
 
     def run(self, feeds: dict[str, np.ndarray], params: dict[str, Any]) -> dict[str, np.ndarray]:
+        start = time.perf_counter()
         p = self.anneal_params(params)
         machine = self.machine(str(params.get("engine") or "auto"))
-        out = anneal(machine, p)
+        out = anneal(machine, p, start)
         samples = self.logical(out.samples)
         energies = self.problem.energy(samples)
         # best found: every read's final/kept state and every replica's best, scored on the original problem
@@ -189,6 +190,9 @@ class IsingSegment(SegmentExecutor):
             f"{d.get('beta1', 0):.4g}" + (f", tempering {d['tempering']} levels" if d.get("tempering") else ""),
             f"machine: {m.get('n_pbits')} p-bits, {m.get('clock_hz', 0) / 1e6:.4g} MHz, {m.get('energy_per_flip_j', 0):.3g} J per update",
         ]
+        if cfg.get("labels"):
+            shown = ", ".join(map(str, cfg["labels"][:8])) + (", ..." if len(cfg["labels"]) > 8 else "")
+            lines.append(f"variables (columns of samples): {shown}")
         return lines
 
 
@@ -228,12 +232,18 @@ class SampleSegment(SegmentExecutor):
 
     @classmethod
     def describe(cls, spec: dict[str, Any]) -> list[str]:
+        cfg = spec.get("config", {})
+        names = {f"arg:{k}": name for k, name in enumerate(spec.get("inputs", []))}
+        names.update({ref: name for ref, name in zip(cfg.get("yield", []), spec.get("outputs", []))})
         lines = []
-        for op in spec.get("config", {}).get("ops", []):
-            what = op["kind"] + (f" ({op['distribution']}, loc {op['loc']:.4g}, scale {op['scale']:.4g})" if op["kind"] == "noise" else "")
+        for k, op in enumerate(cfg.get("ops", [])):
+            what = op["kind"]
+            if op["kind"] == "noise":
+                what += f" ({op['distribution']}, loc {op['loc']:.4g}, scale {op['scale']:.4g})"
             if op["kind"] == "attention":
                 what += f" ({op['samples']} samples, beta {op['beta']:.4g})"
-            lines.append(f"tsu.sample {what}: {op.get('input') or 'shape ' + str(op.get('shape'))} -> {op['output']}")
+            src = names.get(op.get("input"), op.get("input")) if op.get("input") else "shape " + "x".join(map(str, op.get("shape", [])))
+            lines.append(f"tsu.sample {what}: {src} -> {names.get(op['output'], op['output'])} ({op['dtype']}), p-bit RNG stream {k}")
         return lines
 
 
