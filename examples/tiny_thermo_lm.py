@@ -9,6 +9,7 @@ documentation of a few standard-library modules.
     python examples/tiny_thermo_lm.py               # 300 steps, about a minute on one core
     python examples/tiny_thermo_lm.py --steps 1000
     python examples/tiny_thermo_lm.py --quick       # 60 small steps, a few seconds
+    python examples/tiny_thermo_lm.py --compile     # then compile it for tsu and evaluate the artifact
 
 It prints the training loss (and its moving average) falling, the held-out loss with sampled
 and with expected attention weights, and a short generated sample.
@@ -195,7 +196,31 @@ def evaluate(model: TinyThermoLM, data: torch.Tensor, cfg: Config, n_batches: in
     return sum(losses) / len(losses)
 
 
-def train(cfg: Config, verbose: bool = True) -> dict:
+def evaluate_compiled(model: TinyThermoLM, data: torch.Tensor, cfg: Config, n_batches: int = 8) -> dict:
+    """Compile `model` for the tsu target and measure its held-out loss on the p-bit runtime.
+
+    The attention p-bit draws become `tsu-sample` segments (the machine's per-p-bit xorshift
+    RNGs); embeddings, projections, MLPs and the head run on the host (onnxruntime).
+    """
+    import tsuc
+
+    g = torch.Generator().manual_seed(cfg.seed + 99)
+    it = batches(data, cfg, g)
+    x0, _ = next(it)
+    t0 = time.perf_counter()
+    exe = tsuc.compile(model.eval(), target="tsu", example_inputs=(x0,))
+    compile_s = time.perf_counter() - t0
+    it = batches(data, cfg, torch.Generator().manual_seed(cfg.seed + 99))
+    losses = []
+    for k in range(n_batches):
+        x, y = next(it)
+        logits = exe.run({exe.inputs[0].name: x.numpy()}, seed=k)[exe.outputs[0].name]
+        losses.append(float(F.cross_entropy(torch.as_tensor(logits).flatten(0, 1), y.flatten())))
+    kinds = [ex.spec["kind"] for ex in exe.executors]
+    return {"loss": sum(losses) / len(losses), "segments": kinds, "compile_s": compile_s, "profile": exe.profile()["total"]}
+
+
+def train(cfg: Config, verbose: bool = True, compile_tsu: bool = False) -> dict:
     """Train TinyThermoLM; returns losses and summary figures."""
     torch.manual_seed(cfg.seed)
     text = load_text()
@@ -246,11 +271,17 @@ def train(cfg: Config, verbose: bool = True) -> dict:
         "model": model,
         "vocab": vocab,
     }
+    if compile_tsu:
+        result["compiled"] = evaluate_compiled(model, val_data, cfg)
     if verbose:
         print(f"loss: first {result['first_loss']:.3f} -> last {result['last_loss']:.3f}; "
               f"moving average (window {cfg.window}) first {result['first_avg']:.3f} -> last {result['last_avg']:.3f} "
               f"(uniform guess ln V = {result['uniform_loss']:.3f}); {cfg.steps} steps in {elapsed:.1f} s")
         print(f"held-out loss: {val_sampled:.3f} with p-bit sampled attention, {val_expected:.3f} with expected weights")
+        if compile_tsu:
+            c = result["compiled"]
+            print(f"compiled for tsu in {c['compile_s']:.1f} s, segments {c['segments']}: held-out loss {c['loss']:.3f} "
+                  f"on the p-bit runtime ({c['profile'].get('spin_updates', 0)} p-bit updates in the last batch)")
         prompt = vocab.encode("The ")
         out = model.generate(prompt, 160, generator=torch.Generator().manual_seed(cfg.seed))
         print("sample:", repr(vocab.decode(out)))
@@ -264,6 +295,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--samples", type=int, default=8, help="p-bit samples per attention weight")
     ap.add_argument("--beta", type=float, default=1.0, help="inverse temperature of the attention p-bits")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--compile", action="store_true", help="also compile the trained model for --target=tsu and evaluate it there")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch intra-op threads (default 1: on a shared 2-core machine two threads spin against other work and run several times slower)")
     args = ap.parse_args(argv)
@@ -272,7 +304,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = Config(**(QUICK if args.quick else {}), n_samples=args.samples, beta=args.beta, seed=args.seed)
     if args.steps is not None:
         cfg.steps = args.steps
-    return train(cfg)
+    return train(cfg, compile_tsu=args.compile)
 
 
 if __name__ == "__main__":

@@ -24,14 +24,19 @@ def lm():
     torch.set_num_threads(old)
 
 
-def test_quick_training_loss_falls(lm):
-    result = lm.main(["--quick"])
+def test_quick_training_loss_falls_and_compiled_model_agrees(lm):
+    result = lm.main(["--quick", "--compile"])
     print(f"quick: first avg {result['first_avg']:.3f} -> last avg {result['last_avg']:.3f}, "
           f"val {result['val_loss_sampled']:.3f}, {result['seconds']:.1f} s")
     assert all(math.isfinite(v) for v in result["losses"])
     assert result["first_loss"] > 0.9 * result["uniform_loss"]  # starts near chance
     assert result["last_avg"] < result["first_avg"] - 0.5
     assert result["val_loss_sampled"] < result["uniform_loss"] - 1.0
+    # The trained model compiled for tsu: attention sampling on the p-bit runtime.
+    compiled = result["compiled"]
+    print(f"compiled for tsu: segments {compiled['segments']}, held-out loss {compiled['loss']:.3f}")
+    assert compiled["segments"].count("tsu-sample") == 2  # one per attention layer
+    assert abs(compiled["loss"] - result["val_loss_sampled"]) < 0.05
 
 
 def test_training_is_deterministic_and_model_has_seed_shape(lm):
