@@ -1,6 +1,7 @@
 """`tfmbs-to-linalg`: the tfmbs dialect as upstream MLIR (linalg, tensor, arith, math).
 
-`tfmbs.gemv %w, %x, %y` becomes `linalg.matmul ins(%x, %w) outs(%y)` and keeps `tile_mask`,
+`tfmbs.gemv %w, %x, %y` becomes `linalg.matmul ins(%x, %w) outs(%y)` (trits sign-extended to
+i32 first, elementwise) and keeps `tile_mask`,
 `telemetry` (and the `schedule` of `tfmbs-allocate`) as attributes, which the prototype's
 pass dropped. The host ops around it are spelled out too, so the whole segment is upstream IR:
 - `tfmbs.pack` / `tfmbs.dma_load` are data movement: the gemv reads the constant plane;
@@ -119,12 +120,29 @@ def _expand(value: SSAValue, groups: list[list[int]], shape) -> tensor.ExpandSha
 
 
 class GemvToMatmul(RewritePattern):
+    """gemv -> linalg.matmul ins(x, w) outs(y). The i8 trits are sign-extended to the i32
+    accumulator type first (an elementwise `arith.extsi`): xDSL's linalg.matmul wants one
+    element type for all operands, and the extension is what upstream's mixed-type matmul
+    does implicitly."""
+
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: GemvOp, rewriter: PatternRewriter) -> None:
         attrs = {"tile_mask": op.tile_mask, "telemetry": op.telemetry}
         if op.schedule is not None:
             attrs["schedule"] = op.schedule
-        rewriter.replace(op, MatmulOp([op.x, op.w], [op.y], attributes=attrs))
+        ops: list[Operation] = []
+        wide = []
+        for v in (op.x, op.w):
+            init = _empty(v.type.get_shape(), i32)
+
+            def body(a):
+                e = arith.ExtSIOp(a[0], i32)
+                return [e], e.result
+
+            g = _generic([v], init.results[0], [AffineMap.identity(2)] * 2, 0, 2, body)
+            ops += [init, g]
+            wide.append(g.results[0])
+        rewriter.replace(op, ops + [MatmulOp(wide, [op.y], attributes=attrs)])
 
 
 class DmaLoadToValue(RewritePattern):
