@@ -160,7 +160,10 @@ def _check_betas(betas: np.ndarray, levels: int) -> np.ndarray:
 class PBitMachine:
     """The fast engine. `run(...)` clocks `replicas` copies of the program through `betas`."""
 
-    def __init__(self, program: MachineProgram, engine: str = "auto", block_rows: int = 32) -> None:
+    def __init__(self, program: MachineProgram, engine: str = "auto", block_rows: int = 32, compare: str = "auto") -> None:
+        if compare not in ("auto", "lut", "threshold"):
+            raise TsucError(f"compare {compare!r} is not one of auto, lut, threshold")
+        self.compare = compare
         self.program = program
         n = program.n
         self.n = n
@@ -222,8 +225,8 @@ class PBitMachine:
             else:
                 rows_mat = full_sp[a:e].tocsr()
                 inner = full_sp[a:e, a:e].toarray() if c1 - c0 > 1 else None
-            if inner is not None:
-                inner = (2 * inner.astype(np.int64)).astype(self.fdtype)  # corrections use (s_old - s_new) / 2
+            if inner is not None:  # corrections use (s_old - s_new) / 2, hence 2 J
+                inner = (2 * inner.astype(np.int64)).astype(self.sdtype if engine == "dense" else self.fdtype)
             colours_in = [(int(self.bounds[c]) - a, int(self.bounds[c + 1]) - a) for c in range(c0, c1)]
             self.blocks.append((a, e, rows_mat, inner, colours_in))
         # a sweep's energy change, sum over p-bits of 2 * half * I, fits this accumulator
@@ -270,13 +273,17 @@ class PBitMachine:
         counters = Counters()
         swap_rng = swap_stream(seed, replica_offset) if K > 1 else None
         stopped = False
-        buf = {"F": np.empty((n, R), dtype=self.fdtype), "H": np.empty((n, R), dtype=np.int8),
-               "UP": np.empty((n, R), dtype=bool), "OLD": np.empty((n, R), dtype=bool)}
+        dense = self.engine == "dense"
+        fd = self.sdtype if dense else self.fdtype  # dense: BLAS products stay in float (exact integers)
+        buf = {"F": np.empty((n, R), dtype=fd), "H": np.empty((n, R), dtype=fd if dense else np.int8),
+               "UP": np.empty((n, R), dtype=bool), "OLD": np.empty((n, R), dtype=fd if dense else bool),
+               # measured: the per-sweep search pays off only for tiny colours x replicas
+               "threshold": self.compare == "threshold" or (self.compare == "auto" and n * R <= 32 * max(1, self.num_colours))}
         with _blas_threads(self.threads):
             for t in range(B.shape[0]):
                 table.set_betas(B[t])
-                level_off = (table.L + level * width).astype(self.fdtype if width * K < np.iinfo(self.fdtype).max else np.int64) if K > 1 else None
-                counters.flips += self._sweep(S, X, scratch, table, level_off, energy, buf)
+                level_off = (table.L + level * width).astype(np.int64) if K > 1 else None
+                counters.flips += self._sweep(S, X, scratch, table, level_off, level, energy, buf)
                 counters.sweeps += 1
                 counters.clocks += self.num_colours
                 counters.spin_updates += n * R
@@ -293,31 +300,52 @@ class PBitMachine:
                          level, counters, stopped)
 
     def _sweep(self, S: np.ndarray, X: np.ndarray, scratch: np.ndarray, table: FieldTable,
-               level_off: np.ndarray | None, energy: np.ndarray, buf: dict[str, np.ndarray]) -> int:
+               level_off: np.ndarray | None, level: np.ndarray, energy: np.ndarray, buf: dict) -> int:
         """One clock per colour over all replicas; updates S, X and energy; returns flips.
 
         Each colour's rows of the field buffer F are final when the colour is clocked (in-block
-        corrections only touch later colours), and the rows of S a block updates are untouched
-        before it, so the old spins, the energy change 2 sum_i half_i I_i and the flips can be
-        taken once per sweep from whole-sweep buffers.
+        corrections only touch later colours, or are applied to a row just before its clock),
+        and the rows of S a block updates are untouched before it, so the old spins, the energy
+        change 2 sum_i half_i I_i and the flips are taken once per sweep from whole-sweep buffers.
+
+        Two equivalent comparators: `lut` looks T(I) up per colour and tests u < T(I);
+        `threshold` turns every draw u of the sweep into the smallest field that fires it,
+        Theta(u) = min{I : T(I) > u} (T is non-decreasing), in one search per sweep, and tests
+        I >= Theta. The second costs a search per draw but one call per colour instead of three,
+        so it wins when colours are small (dense problems, few replicas).
         """
         xorshift32_(X, scratch)
         np.right_shift(X, 8, out=scratch)
         U = scratch.view(np.int32)  # each p-bit's 24-bit draw for this sweep
         two = S.dtype.type(2)
-        lut = table.table[0] if level_off is None else table.flat
+        dense = self.engine == "dense"
         F, H, UP = buf["F"], buf["H"], buf["UP"]
-        old = np.greater(S, 0, out=buf["OLD"]).view(np.int8)
+        theta = self._thresholds(table, U, level, F.dtype) if buf["threshold"] else None
+        lut = table.table[0] if level_off is None else table.flat
+        if dense:
+            old = np.greater(S, 0, out=buf["OLD"])  # 0/1 in float
+        else:
+            old = np.greater(S, 0, out=buf["OLD"]).view(np.int8)
         for a, e, rows_mat, inner, colours_in in self.blocks:
             Ib = self._fields(rows_mat, S, a, e, F[a:e])
-            Hb, UPb, Ub, Ob = H[a:e], UP[a:e], U[a:e], old[a:e]
+            Hb, UPb, Ob = H[a:e], UP[a:e], old[a:e]
+            Ub = U[a:e] if theta is None else theta[a:e]
             last = len(colours_in) - 1
+            # dense blocks of single p-bits apply the block's earlier changes to each row just
+            # before its clock (one BLAS gemv); other blocks push each colour's changes to all
+            # later rows
+            lazy = dense and inner is not None and e - a == len(colours_in)
             for ci, (ra, re) in enumerate(colours_in):
+                if lazy and ci > 0:
+                    np.subtract(Ib[ra], inner[ra, :ra] @ Hb[:ra], out=Ib[ra])
                 Ic = Ib[ra:re]
-                T = lut.take((Ic if level_off is None else Ic + level_off).astype(np.intp))  # intp: numpy's fast gather
-                up = np.less(Ub[ra:re], T, out=UPb[ra:re])
-                half = np.subtract(Ob[ra:re], up.view(np.int8), out=Hb[ra:re])  # (s_old - s_new) / 2
-                if ci < last:
+                if theta is None:
+                    T = lut.take((Ic if level_off is None else Ic.astype(np.int64) + level_off).astype(np.intp))
+                    up = np.less(Ub[ra:re], T, out=UPb[ra:re])
+                else:
+                    up = np.greater_equal(Ic, Ub[ra:re], out=UPb[ra:re])
+                half = np.subtract(Ob[ra:re], up if dense else up.view(np.int8), out=Hb[ra:re])  # (s_old - s_new) / 2
+                if ci < last and not lazy:
                     if re - ra == 1:
                         Ib[re:] -= inner[re:, ra:re] * half
                     else:
@@ -325,8 +353,23 @@ class PBitMachine:
             Sb = S[a:e]
             np.multiply(UPb, two, out=Sb)
             Sb -= 1
-        energy += 2 * np.einsum("ij,ij->j", H, F, dtype=self.edtype)
+        if dense:
+            energy += np.rint(2.0 * np.einsum("ij,ij->j", H, F, dtype=np.float64)).astype(np.int64)
+        else:
+            energy += 2 * np.einsum("ij,ij->j", H, F, dtype=self.edtype)
         return int(np.count_nonzero(H))
+
+    def _thresholds(self, table: FieldTable, U: np.ndarray, level: np.ndarray, dtype) -> np.ndarray:
+        """Theta(u) = min{I : T(I) > u} for every draw (n, R): p-bit fires iff I >= Theta."""
+        L, K = table.L, table.levels
+        if K == 1:
+            row = table.table[0]
+            ordered = np.concatenate([row[L + 1:], row[: L + 1]])  # T(-L..L)
+            return (np.searchsorted(ordered, U, side="right") - L).astype(dtype)
+        # one search over the K tables stacked: level k's values shifted by k * 2^25
+        stacked = (table.table.astype(np.int64) + (np.arange(K, dtype=np.int64) << 25)[:, None]).reshape(-1)
+        keys = U.astype(np.int64) + (level.astype(np.int64) << 25)[None, :]
+        return (np.searchsorted(stacked, keys, side="right") - level[None, :] * table.width - L).astype(dtype)
 
     def _fields(self, rows_mat, S: np.ndarray, a: int, e: int, out: np.ndarray) -> np.ndarray:
         """Integer local fields of the block's p-bits against the state S, written into `out`."""

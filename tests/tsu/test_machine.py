@@ -60,21 +60,25 @@ CASES = [
     (5, 30, 0.25, "sparse", 8, 127),
     (6, 9, 0.8, "sparse", 32, 20000),  # fields past int16: int32 arithmetic
     (7, 9, 0.8, "dense", 3, 20000),
+    (8, 11, 0.6, "dense", 4, 127),  # blocks mixing multi-p-bit and single-p-bit colours
+    (9, 14, 1.0, "dense", 5, 127),  # complete graph: blocks of single p-bits (lazy corrections)
 ]
 
 
+@pytest.mark.parametrize("compare", ["lut", "threshold"])
 @pytest.mark.parametrize("seed, n, density, engine, block_rows, jmax", CASES)
-def test_anneal_matches_reference(seed, n, density, engine, block_rows, jmax):
+def test_anneal_matches_reference(seed, n, density, engine, block_rows, jmax, compare):
     prog = random_program(seed, n, density, jmax=jmax, scale=0.02 * 127 / jmax)
-    fast = PBitMachine(prog, engine=engine, block_rows=block_rows)
+    fast = PBitMachine(prog, engine=engine, block_rows=block_rows, compare=compare)
     betas = beta_schedule("geometric", 0.05, 4.0, 9)
     assert_same(fast.run(5, betas, seed=seed), reference_run(prog, 5, betas, seed=seed))
 
 
+@pytest.mark.parametrize("compare", ["lut", "threshold"])
 @pytest.mark.parametrize("engine", ["sparse", "dense"])
-def test_tempering_matches_reference(engine):
+def test_tempering_matches_reference(engine, compare):
     prog = random_program(11, 10, 0.5)
-    fast = PBitMachine(prog, engine=engine, block_rows=3)
+    fast = PBitMachine(prog, engine=engine, block_rows=3, compare=compare)
     betas = np.tile(tempering_ladder(0.1, 3.0, 4), (12, 1))
     a = fast.run(12, betas, seed=4, swap_interval=2, replica_offset=7)
     b = reference_run(prog, 12, betas, seed=4, swap_interval=2, replica_offset=7)
