@@ -131,6 +131,16 @@ def test_king_topology_embeds_and_reads_back_through_chains():
     assert "chain_break_fraction" in exe.profile()["segments"][0]
 
 
+def test_king_embedding_is_deterministic(tmp_path):
+    n = 6
+    r, c = np.triu_indices(n, 1)
+    prob = P.IsingProblem.maxcut_graph(n, r, c, np.ones(r.size), name="k6")
+    a, b = tmp_path / "a.tsuc", tmp_path / "b.tsuc"
+    compile_problem(prob, output=str(a), options={"topology": "king", "n_pbits": 36})
+    compile_problem(prob, output=str(b), options={"topology": "king", "n_pbits": 36})
+    assert a.read_bytes() == b.read_bytes()
+
+
 def test_time_limit_and_tempering():
     exe = tsuc.compile(TINY, target="tsu")
     res = exe.run(reads=2, sweeps=20, seed=1, time_limit=0.2)
