@@ -132,8 +132,24 @@ def figure_b_c(workdir: str, runs: int) -> None:
             e.profile()
         t_prof.append(time.perf_counter() - t0)
     m_ort, m_tsuc, m_prof = (statistics.median(v) * 1e3 for v in (t_ort, t_tsuc, t_prof))
+    segs = exe.profile()["segments"]
+    fab_ms = sum(s["wall_ms"] for s in segs if s["kind"] == "tfmbs")
+    host_ms = sum(s["wall_ms"] for s in segs if s["kind"] != "tfmbs")
     print(f"  run, median of {runs} interleaved: onnxruntime float {m_ort:.0f} ms; tsuc tfmbs artifact {m_tsuc:.0f} ms "
-          f"(ratio {m_tsuc / m_ort:.2f}x; includes the profile, which the runtime computes after every run)")
+          f"(ratio {m_tsuc / m_ort:.2f}x; includes the profile, which the runtime computes after every run); "
+          f"last run: {fab_ms:.0f} ms in {len(tf)} tfmbs segments, {host_ms:.0f} ms in {len(segs) - len(tf)} host segments")
+    nospin = _without_ort_spinning(art)
+    t_ort2, t_ns = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        sess.run(None, {name: x})
+        t_ort2.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        nospin.run({name: x})
+        t_ns.append(time.perf_counter() - t0)
+    m_ort2, m_ns = statistics.median(t_ort2) * 1e3, statistics.median(t_ns) * 1e3
+    print(f"  the same with the host segments' onnxruntime sessions not spinning (session.intra_op.allow_spinning=0, "
+          f"a runtime/host.py setting): onnxruntime float {m_ort2:.0f} ms, tsuc {m_ns:.0f} ms, ratio {m_ns / m_ort2:.2f}x")
     print(f"  full cycle-accurate profile (all {sum(len(e.layers) for e in tf)} layers, every counter): {m_prof:.0f} ms")
     total = exe.profile()["total"]
     print(f"  fabric: {total['cycles']:,} cycles = {total['fabric_ms']:.1f} ms at 250 MHz, "
@@ -150,6 +166,37 @@ def figure_b_c(workdir: str, runs: int) -> None:
     print(f"  {weights:,} ternary weights in {stream:,} bytes of PT-5: {8 * stream / weights:.4f} bit/weight; "
           f"with scales, bias and TFD programs ({meta:,} bytes): {8 * (stream + meta) / weights:.4f} bit/weight; "
           f"artifact file {os.path.getsize(art):,} bytes (host segments' float weights included)")
+
+
+def _without_ort_spinning(art: str):
+    """The artifact loaded with host sessions whose worker threads sleep between runs.
+
+    Measures what one onnxruntime session option in the host executor changes: 50-odd host
+    sessions keep their intra-op threads spinning after each run, on the cores the fabric
+    simulator's numpy products need next."""
+    import onnxruntime as ort
+
+    import tsuc
+    import tsuc.runtime.host as host
+
+    original = host.make_session
+
+    def make_session(model_bytes, initializers, threads=0):
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.log_severity_level = 3
+        names = list(initializers)
+        values = [ort.OrtValue.ortvalue_from_numpy(initializers[n]) for n in names]
+        if names:
+            opts.add_external_initializers(names, values)
+        return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"]), values
+
+    host.make_session = make_session
+    try:
+        return tsuc.load(art)
+    finally:
+        host.make_session = original
 
 
 def main() -> None:
