@@ -142,8 +142,9 @@ class TFMBSLinear(nn.Linear):
         self._loaded_key: tuple | None = None
         self._trits: np.ndarray | None = None
         self._scales: np.ndarray | None = None
-        # The layers whose frames run as one program with this one (set by `swap_linear_layers`).
-        self._fusion_group: tuple[weakref.ref, ...] = (weakref.ref(self),)
+        # The layers whose frames run as one program with this one (set by `swap_linear_layers`);
+        # a plain list so that `copy.deepcopy(model)` copies the group along with the layers.
+        self._fusion_group: list[TFMBSLinear] = [self]
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, quant={self.quant}, w_planes={self.w_planes}, "
@@ -157,9 +158,9 @@ class TFMBSLinear(nn.Linear):
     # -- quantise and load ------------------------------------------------------------------------
 
     def _weight_key(self) -> tuple:
-        b = self.bias
-        return (self.weight._version, self.weight.data_ptr(), None if b is None else (b._version, b.data_ptr()),
-                self.quant, self.w_planes)
+        """Changes whenever the weights do (in-place updates bump `_version`; moves change the
+        storage) or the quantiser options do. The bias is read afresh on every call."""
+        return (self.weight._version, self.weight.data_ptr(), self.quant, self.w_planes)
 
     def quantized(self) -> tuple[np.ndarray, np.ndarray]:
         """The ternary planes and scales of the current weights (cached until they change)."""
@@ -168,7 +169,6 @@ class TFMBSLinear(nn.Linear):
             w = self.weight.detach().to("cpu", torch.float32).numpy()
             self._trits, self._scales = quantize_weights(w, self.quant, self.w_planes)
             self._loaded_key = key
-            self._on_fabric = False
         return self._trits, self._scales
 
     def _fabric_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -184,10 +184,11 @@ class TFMBSLinear(nn.Linear):
 
         if self.fabric is None:
             self.fabric = Fabric()
-        if getattr(self, "_fabric_layer", None) is None or self._fabric_layer.fabric is not self.fabric:
-            self._fabric_layer = _FabricLayer(self.fabric, self.name, self.out_features, self.in_features,
-                                              self.w_planes, self.act_trits, self.weight_addr)
-        return self._fabric_layer
+        layer = getattr(self, "_fabric_layer", None)
+        setup = (self.name, self.out_features, self.in_features, self.w_planes, self.act_trits, self.weight_addr)
+        if layer is None or layer.fabric is not self.fabric or layer.setup != setup:
+            layer = self._fabric_layer = _FabricLayer(self.fabric, *setup)
+        return layer
 
     # -- telemetry --------------------------------------------------------------------------------
 
@@ -202,12 +203,10 @@ class TFMBSLinear(nn.Linear):
         zero = int(np.count_nonzero(trits == 0))
         total = int(trits.size)
         fused_zero = fused_total = 0
-        for ref in self._fusion_group:
-            layer = ref()
-            if layer is not None:
-                t, _ = layer.quantized()
-                fused_zero += int(np.count_nonzero(t == 0))
-                fused_total += int(t.size)
+        for layer in self._fusion_group:
+            t, _ = layer.quantized()
+            fused_zero += int(np.count_nonzero(t == 0))
+            fused_total += int(t.size)
         cfg = self.fabric.config if self.fabric is not None else FabricConfig()
         return {
             "layer": self.name,
@@ -237,6 +236,7 @@ class _FabricLayer:
         from tsuc.runtime.tfmbs.schedule import LayerPlan
 
         self.fabric = fabric
+        self.setup = (name, n, k, w_planes, act_trits, weight_addr)
         cfg = fabric.config
         bank, tiles, a_base = cfg.decode_addr(int(weight_addr))
         if bank != "A" or tiles != [0]:
@@ -363,10 +363,9 @@ def swap_linear_layers(model: nn.Module, **opts: Any) -> nn.Module:
             new.train(child.training)
             setattr(module, child_name, new)
     layers = [m for m in model.modules() if isinstance(m, TFMBSLinear)]
-    group = tuple(weakref.ref(m) for m in layers)
     for order, layer in enumerate(layers):
         layer.fusion_order = order
-        layer._fusion_group = group
+        layer._fusion_group = layers
     if "weight_addr" not in opts:
         _place_side_by_side([m for m in layers if m.fabric is opts["fabric"]], opts["fabric"].config)
     return model

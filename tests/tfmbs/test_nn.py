@@ -320,6 +320,28 @@ def test_swapped_model_shares_one_fabric_and_stays_resident():
 
 
 @needs_fabric
+def test_deepcopy_and_option_changes():
+    import copy
+
+    torch.manual_seed(17)
+    net = swap_linear_layers(nn.Sequential(nn.Linear(12, 9), nn.ReLU(), nn.Linear(9, 4))).eval()
+    x = torch.randn(2, 12)
+    y = net(x)
+    twin = copy.deepcopy(net)
+    assert twin[0].fabric is twin[2].fabric and twin[0].fabric is not net[0].fabric
+    assert twin[0]._fusion_group[1] is twin[2]
+    np.testing.assert_array_equal(twin(x).numpy(), y.numpy())
+    with torch.no_grad():
+        twin[0].weight.zero_()
+    assert twin[2].telemetry_hint["fusion_sparsity"] != net[2].telemetry_hint["fusion_sparsity"]
+    # Changing an option after the first call takes effect on the next.
+    net[2].act_trits = 2
+    h = np.maximum(ref.linear(x.numpy(), net[0].weight.detach().numpy(), net[0].bias.detach().numpy()), 0)
+    expect = ref.linear(h, net[2].weight.detach().numpy(), net[2].bias.detach().numpy(), act_trits=2)
+    np.testing.assert_array_equal(net(x).numpy(), expect)
+
+
+@needs_fabric
 def test_bad_weight_addr():
     layer = _layer(weight_addr=0x2000).eval()  # Bank B of tile 0
     with pytest.raises(TsucError, match="weight_addr=0x2000"):
