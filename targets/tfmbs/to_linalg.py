@@ -125,6 +125,9 @@ class GemvToMatmul(RewritePattern):
     element type for all operands, and the extension is what upstream's mixed-type matmul
     does implicitly."""
 
+    def __init__(self) -> None:
+        self.widened: dict[SSAValue, SSAValue] = {}  # one extension per trit tensor, shared by its gemvs
+
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: GemvOp, rewriter: PatternRewriter) -> None:
         attrs = {"tile_mask": op.tile_mask, "telemetry": op.telemetry}
@@ -133,6 +136,9 @@ class GemvToMatmul(RewritePattern):
         ops: list[Operation] = []
         wide = []
         for v in (op.x, op.w):
+            if v in self.widened:
+                wide.append(self.widened[v])
+                continue
             init = _empty(v.type.get_shape(), i32)
 
             def body(a):
@@ -142,6 +148,7 @@ class GemvToMatmul(RewritePattern):
             g = _generic([v], init.results[0], [AffineMap.identity(2)] * 2, 0, 2, body)
             ops += [init, g]
             wide.append(g.results[0])
+            self.widened[v] = g.results[0]
         rewriter.replace(op, ops + [MatmulOp(wide, [op.y], attributes=attrs)])
 
 
@@ -250,10 +257,11 @@ class TritPlaneToLinalg(RewritePattern):
             ops.append(e)
             src = e.result
         half, power = (3 ** j - 1) // 2, 3 ** j
+        h, pw, one, three = _ci(half, i32), _ci(power, i32), _ci(1, i32), _ci(3, i32)
+        ops += [h, pw, one, three]  # defined before the generic, used inside its body
 
         def body(a):
             v = arith.ExtSIOp(a[0], i32)
-            h, pw, one, three = _ci(half, i32), _ci(power, i32), _ci(1, i32), _ci(3, i32)
             s = arith.AddiOp(v.result, h.result)
             r = arith.FloorDivSIOp(s.result, pw.result)
             r1 = arith.AddiOp(r.result, one.result)
@@ -262,7 +270,7 @@ class TritPlaneToLinalg(RewritePattern):
             mod = arith.SubiOp(r1.result, f3.result)
             t = arith.SubiOp(mod.result, one.result)
             t8 = arith.TruncIOp(t.result, i8)
-            return [v, h, pw, one, three, s, r, r1, f, f3, mod, t, t8], t8.result
+            return [v, s, r, r1, f, f3, mod, t, t8], t8.result
 
         init = _empty([m, k], i8)
         g = _generic([src], init.results[0], [AffineMap.identity(2), AffineMap.identity(2)], 0, 2, body)
