@@ -19,7 +19,7 @@ import os
 from typing import Any
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, Float64Type, FloatAttr, IntegerAttr, IntegerType, ModuleOp, StringAttr, TensorType
+from xdsl.dialects.builtin import DYNAMIC_INDEX, ArrayAttr, Float64Type, FloatAttr, IntegerAttr, IntegerType, ModuleOp, StringAttr, TensorType
 from xdsl.ir import Block, Region
 
 from tsuc.compiler.blobs import BlobStore, attach_store
@@ -36,7 +36,7 @@ LABELS_ATTR = "tsu.labels"
 def output_types(problem: IsingProblem) -> tuple[list[str], list]:
     n = problem.n
     names = ["samples", "energies", "best_sample", "best_energy"]
-    types = [TensorType(IntegerType(8), [-1, n]), TensorType(Float64Type(), [-1]), TensorType(IntegerType(8), [n]),
+    types = [TensorType(IntegerType(8), [DYNAMIC_INDEX, n]), TensorType(Float64Type(), [DYNAMIC_INDEX]), TensorType(IntegerType(8), [n]),
              TensorType(Float64Type(), [])]
     if problem.maxcut:
         names.append("cut")
