@@ -185,17 +185,14 @@ class PBitMachine:
         if engine == "sparse" and _sparse is None:
             raise TsucError("the sparse engine needs scipy; use engine=dense")
         self.engine = engine
-        if engine == "sparse":
-            self.sdtype = np.int16 if self.bound <= np.iinfo(np.int16).max else (np.int32 if self.bound <= np.iinfo(np.int32).max else np.int64)
-        else:
-            self.sdtype = np.float32 if self.bound < (1 << 24) else np.float64
-        # in-block field arithmetic: the smallest integer type that holds 3x the field bound
-        # (a field plus an in-block correction of up to 2x the bound)
+        # field arithmetic: the smallest integer type that holds 3x the field bound (a field
+        # plus an in-block correction of up to 2x the bound); the state S is +-1 in the type
+        # the products want: fdtype for scipy's integer kernel, float for BLAS (exact on integers)
         self.fdtype = next(t for t in (np.int16, np.int32, np.int64) if 3 * self.bound < np.iinfo(t).max)
         if engine == "sparse":
-            self.sdtype = self.fdtype  # the sparse product then yields fields in fdtype directly
+            self.sdtype = self.fdtype
         else:
-            self.sdtype = np.float32 if self.bound < (1 << 24) else np.float64  # BLAS, exact on integers
+            self.sdtype = np.float32 if 3 * self.bound < (1 << 24) else np.float64
         self.hq_perm = program.hq[order].astype(self.fdtype)
 
         # group colours into blocks of >= block_rows p-bits
