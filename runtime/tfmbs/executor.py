@@ -86,9 +86,18 @@ class Layer:
             self._trits = None  # the float matrix holds the same values; unpack again if replay needs them
         return self._wmat
 
-    def wabs(self) -> np.ndarray:
+    def slot_weights(self, cfg: FabricConfig) -> np.ndarray:
+        """float64 [K, tiles*lanes]: per reduction index, the number of nonzero weights over
+        all planes and groups that land in each (tile, lane) slot. cnt @ this gives the
+        busy (non-skipped) cycles of every lane at once."""
         if self._wabs is None:
-            self._wabs = np.abs(self.wmat())
+            p = self.plan
+            nz = np.abs(self.wmat()).reshape(p.k, p.w_planes, p.n).sum(axis=1, dtype=np.float64)  # [K, N]
+            slots = np.zeros((p.k, cfg.outputs_per_frame), np.float64)
+            for g0 in range(0, p.n, cfg.outputs_per_frame):
+                part = nz[:, g0:g0 + cfg.outputs_per_frame]
+                slots[:, : part.shape[1]] += part
+            self._wabs = slots
         return self._wabs
 
     def cols(self, levels: np.ndarray, dtype) -> np.ndarray:
@@ -319,13 +328,9 @@ class TfmbsSegment(SegmentExecutor):
                 c = layer.conv
                 cnt = column_sums(nz, c["kernel_shape"], c["strides"], c["pads"], c["dilations"])
             nonskip = None
-            if plan.zero_skip:
-                exact32 = int(cnt.max(initial=0)) * plan.k < EXACT_F32
-                if exact32:
-                    flat = cnt.astype(np.float32) @ layer.wabs()
-                else:
-                    flat = cnt.astype(np.float64) @ layer.wabs().astype(np.float64)
-                nonskip = np.rint(flat).astype(np.int64).reshape(plan.w_planes, plan.n)
+            if plan.zero_skip:  # exact: every product and partial sum is an integer below 2^53
+                busy = cnt.astype(np.float64) @ layer.slot_weights(cfg)
+                nonskip = np.rint(busy).astype(np.int64).reshape(cfg.tiles, cfg.lanes)
             counters = layer_counters(plan, cfg, rows, nonskip)
             act_sparsity = 1.0 - float(cnt.sum()) / (rows * plan.act_trits * plan.k) if rows else 0.0
             out.append((layer, counters, act_sparsity))

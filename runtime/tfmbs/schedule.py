@@ -307,12 +307,19 @@ def preload_counters(plan: LayerPlan, cfg: FabricConfig) -> Counters:
     return out
 
 
+def lane_slots(n: int, cfg: FabricConfig) -> np.ndarray:
+    """For each output row n, its (tile, lane) slot index t*lanes + l (the same in every group)."""
+    return np.arange(n) % cfg.outputs_per_frame
+
+
 def layer_counters(plan: LayerPlan, cfg: FabricConfig, rows: int, nonskip: np.ndarray | None) -> Counters:
     """Counters of one call of the layer over `rows` input rows, in closed form.
 
-    `nonskip[p, n]` = over all frames of output n in plane p, the cycles where neither the
-    weight nor the input trit is zero: sum_d [W[p,n,d] != 0] * cnt[d] with cnt[d] the number of
-    (row, trit plane) pairs whose trit d is nonzero. Unused when zero-skip is off.
+    `nonskip` = over all frames, the cycles where neither the weight nor the input trit is
+    zero: sum_d [W[p,n,d] != 0] * cnt[d], with cnt[d] the number of (row, trit plane) pairs
+    whose trit d is nonzero. Either per plane and output, [P, N], or already summed into the
+    tile x lane slot each output occupies, [tiles, lanes] (all the lane counters need).
+    Unused when zero-skip is off.
     """
     groups, chunks = plan.groups(cfg), plan.chunks(cfg)
     P, J, K, G = plan.w_planes, plan.act_trits, plan.k, len(groups)
@@ -342,12 +349,10 @@ def layer_counters(plan: LayerPlan, cfg: FabricConfig, rows: int, nonskip: np.nd
     if plan.zero_skip:
         if nonskip is None:
             raise ValueError("zero-skip counters need the nonzero counts")
-        busy = np.asarray(nonskip, dtype=np.int64).sum(axis=0)  # [N], summed over planes
-        padded = np.zeros(G * cfg.outputs_per_frame, np.int64)
-        padded[: plan.n] = busy
-        per_group = padded.reshape(G, cfg.tiles, cfg.lanes)
-        for g, grp in enumerate(groups):
-            on = np.zeros((cfg.tiles, cfg.lanes), bool)
-            on[: grp.tiles, : grp.lane_count] = True
-            out.skips += np.where(on, per_lane - per_group[g], 0)
+        busy = np.asarray(nonskip, dtype=np.int64)
+        if busy.shape != (cfg.tiles, cfg.lanes):  # [P, N] -> slots
+            busy = np.bincount(lane_slots(plan.n, cfg), weights=busy.sum(axis=0), minlength=cfg.outputs_per_frame)
+            busy = np.rint(busy).astype(np.int64).reshape(cfg.tiles, cfg.lanes)
+        # Rows past N (padding lanes) have zero weights: every one of their cycles skips.
+        out.skips = out.active - busy
     return out
