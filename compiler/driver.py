@@ -67,8 +67,15 @@ def frontend(model: Any, target: Target, input_shapes: dict[str, list[int]] | No
         proto = export_torch(model, example_inputs)
         name = type(model).__name__
         return import_model(proto, input_shapes, where=name), name, {"source": name, "frontend": "torch.export"}
+    if not isinstance(model, (str, os.PathLike)):
+        module = target.import_object(model)
+        if module is not None:
+            name = getattr(model, "name", None) or type(model).__name__
+            return module, name, {"source": name, "frontend": type(model).__name__}
     if hasattr(model, "graph") and hasattr(model, "opset_import"):
         return import_model(model, input_shapes, where="<ModelProto>"), "<ModelProto>", {"source": "<ModelProto>", "frontend": "onnx"}
+    if not isinstance(model, (str, os.PathLike)):
+        raise TsucError(f"target {target.name} cannot compile a {type(model).__name__} (give an ONNX path, ModelProto, torch module or problem file)")
     path = os.fspath(model)
     ext = os.path.splitext(path)[1].lower()
     fmt = input_format or ("onnx" if ext in ONNX_EXTENSIONS else PROBLEM_EXTENSIONS.get(ext))

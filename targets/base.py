@@ -119,6 +119,10 @@ class Target:
         (`kind`, `members`, `config`; the driver fills `name`, `target`, `inputs`, `outputs`)."""
         raise TsucError(f"target {self.name} cannot emit segment {segment.sym_name.data}")
 
+    def import_object(self, obj: Any) -> Any:
+        """A module for an in-memory problem object this target understands (or None)."""
+        return None
+
     def input_formats(self) -> dict[str, Any]:
         """Extra frontends this target adds (format name -> callable(path, target) -> module)."""
         return {}

@@ -41,6 +41,10 @@ class TsucGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:  # `tsuc run ... | head`: the reader left; that is not an error
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(0)
         except Exception as err:  # noqa: BLE001 - the one place that turns errors into messages
             _fail(err)
 

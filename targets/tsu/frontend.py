@@ -15,7 +15,6 @@ The driver reads G-set and BQM files through `TsuTarget.input_formats()`; Python
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from xdsl.dialects import func
@@ -78,33 +77,7 @@ def read_bqm_module(path: str, target) -> ModuleOp:
 
 def compile_problem(problem: IsingProblem, output: str | None = None, options: dict[str, Any] | None = None):
     """Compile an `IsingProblem` (e.g. from `problems.from_numpy(J, h)`) for tsu; returns the
-    loaded `Executable`, as `tsuc.compile` does for files."""
-    import tempfile
+    loaded `Executable`. The same as `tsuc.compile(problem, target="tsu", ...)`."""
+    from tsuc.compiler.driver import compile_model
 
-    from tsuc.compiler.artifact_writer import ArtifactBuilder
-    from tsuc.compiler.driver import make_context, target_stages
-    from tsuc.compiler.emit import emit_module
-    from tsuc.runtime import load
-    from tsuc.targets.registry import get_target
-
-    tgt = get_target("tsu", options)
-    module = problem_module(problem, tgt)
-    ctx = make_context()
-    for _stage, passes in target_stages(tgt):
-        for p in passes:
-            p.apply(ctx, module)
-    builder = ArtifactBuilder()
-    graph = emit_module(module, tgt, builder)
-    manifest = {"target": {"name": tgt.name, "options": tgt.values}, "command": "tsuc.targets.tsu.compile_problem",
-                "provenance": {"source": problem.name or "<IsingProblem>", "frontend": "numpy"}}
-    manifest.update(graph)
-    if output is None:
-        fd, path = tempfile.mkstemp(suffix=".tsuc")
-        os.close(fd)
-        try:
-            builder.write(path, manifest)
-            return load(path)
-        finally:
-            os.unlink(path)
-    builder.write(output, manifest)
-    return load(output)
+    return compile_model(problem, target="tsu", output=output, options=options, command="tsuc.compile(IsingProblem, target='tsu')")

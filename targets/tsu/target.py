@@ -76,6 +76,12 @@ class TsuTarget(Target):
 
         return emit_tsu_segment(self, segment, ctx)
 
+    def import_object(self, obj: Any) -> Any:
+        from tsuc.runtime.tsu.problem import IsingProblem
+        from tsuc.targets.tsu.frontend import problem_module
+
+        return problem_module(obj, self) if isinstance(obj, IsingProblem) else None
+
     def input_formats(self) -> dict[str, Any]:
         from tsuc.targets.tsu.frontend import read_bqm_module, read_gset_module
 
