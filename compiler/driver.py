@@ -25,6 +25,7 @@ from tsuc.compiler.artifact_writer import ArtifactBuilder
 from tsuc.compiler.emit import emit_module, main_function
 from tsuc.compiler.passes.constant_fold import ConstantFoldPass
 from tsuc.compiler.passes.dce import DeadCodeRemovalPass
+from tsuc.compiler.passes.host_legalize import HostLegalizePass
 from tsuc.compiler.passes.partition import partition_module
 from tsuc.compiler.passes.shape_inference import ShapeInferencePass
 from tsuc.dialects.onnx import is_onnx_op, op_class
@@ -175,6 +176,7 @@ def lower(model: Any, target: Target, input_shapes: dict[str, list[int]] | None 
         return module, name, provenance, print_ir(module, debuginfo)
     if is_model:
         partition_module(module, target)
+        HostLegalizePass().apply(ctx, module)
     if emit == "partitioned":
         return module, name, provenance, print_ir(module, debuginfo)
     for stage, passes in target_stages(target):

@@ -115,6 +115,7 @@ def export_block(block: Block, arg_names: list[str], result_values: list[SSAValu
     nodes: list[onnx.NodeProto] = []
     initializers: list[TensorProto] = []
     kept: dict[str, np.ndarray] = {}
+    used_names: set[str] = set()
     renamed = dict(zip(result_values, result_names))
     if extra_outputs:
         for v, n in extra_outputs.items():
@@ -142,7 +143,13 @@ def export_block(block: Block, arg_names: list[str], result_values: list[SSAValu
         for r in op.results:
             names[r] = renamed.get(r) or f"t{counter}"
             counter += 1
-        nodes.append(node_proto(op, names, store))
+        node = node_proto(op, names, store)
+        if node.name:  # ops a rewrite split from one node share its location; ONNX wants unique names
+            base, k = node.name, 1
+            while node.name in used_names:
+                node.name, k = f"{base}/{k}", k + 1
+            used_names.add(node.name)
+        nodes.append(node)
     inputs = [value_info(n, a.type) for a, n in zip(block.args, arg_names)]
     outputs = []
     identity_nodes = []

@@ -43,6 +43,12 @@ def _dce() -> type[ModulePass]:
     return DeadCodeRemovalPass
 
 
+def _host_legalize() -> type[ModulePass]:
+    from tsuc.compiler.passes.host_legalize import HostLegalizePass
+
+    return HostLegalizePass
+
+
 def _partition() -> type[ModulePass]:
     from tsuc.compiler.passes.partition import PartitionPass
 
@@ -61,6 +67,7 @@ TSUC_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "onnx-constant-fold": _constant_fold,
     "onnx-dce": _dce,
     "tsuc-partition": _partition,
+    "tsuc-host-legalize": _host_legalize,
     "tsu-embed": lambda: __import__("tsuc.targets.tsu.passes", fromlist=["_"]).TsuEmbedPass,
     "tsu-quantize": lambda: __import__("tsuc.targets.tsu.passes", fromlist=["_"]).TsuQuantizePass,
     "tsu-colour": lambda: __import__("tsuc.targets.tsu.passes", fromlist=["_"]).TsuColourPass,

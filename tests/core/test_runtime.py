@@ -66,3 +66,19 @@ def test_runtime_does_not_import_the_compiler():
             "print(' '.join(bad)); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, f"tsuc.runtime imports the compiler: {proc.stdout} {proc.stderr}"
+
+
+def test_bernoulli_on_the_host_follows_the_spec(tmp_path):
+    """onnxruntime's own Bernoulli is inverted; tsuc's host segments must sample P(1) = p."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Bernoulli", ["p"], ["y"], name="coin")], "g",
+                              [helper.make_tensor_value_info("p", TensorProto.FLOAT, [20000])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [20000])])
+    path = tmp_path / "coin.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)], ir_version=10), str(path))
+    exe = tsuc.compile(str(path), target="cpu")
+    y = exe.run({"p": np.full(20000, 0.9, np.float32)})["y"]
+    assert set(np.unique(y)) <= {0.0, 1.0}
+    assert abs(float(y.mean()) - 0.9) < 0.02  # 0.02 is > 9 standard deviations at n = 20000
