@@ -30,7 +30,7 @@ from tsuc.errors import ArtifactError, TsucError
 from tsuc.runtime.executors import Param, SegmentExecutor
 from tsuc.runtime.tfmbs import actquant, pt5
 from tsuc.runtime.tfmbs.fabric import Fabric, energy_estimate
-from tsuc.runtime.tfmbs.host_ops import column_sums, conv_out_hw, epilogue, im2col
+from tsuc.runtime.tfmbs.host_ops import column_sums, conv_out_hw, epilogue, im2col, im2col_t
 from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.runtime.tfmbs.schedule import Counters, LayerPlan, commands, layer_counters, preload_bursts, preload_counters
 from tsuc.runtime.tfmbs.tfd import TFD
@@ -79,10 +79,14 @@ class Layer:
         return int(np.prod(self.in_shape[:-1], dtype=np.int64))
 
     def wmat(self) -> np.ndarray:
-        """float32 [K, P*N]: every weight plane side by side, for one BLAS product."""
+        """float32, every weight plane side by side for one BLAS product: [K, P*N] for row
+        layouts (rows @ W), [P*N, K] for convolutions (W @ patches, channel-major out)."""
         if self._wmat is None:
             P, N, K = self.trits.shape
-            self._wmat = np.ascontiguousarray(self.trits.transpose(2, 0, 1).reshape(K, P * N), dtype=np.float32)
+            if self.conv is None:
+                self._wmat = np.ascontiguousarray(self.trits.transpose(2, 0, 1).reshape(K, P * N), dtype=np.float32)
+            else:
+                self._wmat = self.trits.reshape(P * N, K).astype(np.float32)
             self._trits = None  # the float matrix holds the same values; unpack again if replay needs them
         return self._wmat
 
@@ -92,7 +96,9 @@ class Layer:
         busy (non-skipped) cycles of every lane at once."""
         if self._wabs is None:
             p = self.plan
-            nz = np.abs(self.wmat()).reshape(p.k, p.w_planes, p.n).sum(axis=1, dtype=np.float64)  # [K, N]
+            w = np.abs(self.wmat())
+            w = w.reshape(p.k, p.w_planes, p.n) if self.conv is None else w.reshape(p.w_planes, p.n, p.k).transpose(2, 0, 1)
+            nz = w.sum(axis=1, dtype=np.float64)  # [K, N]
             slots = np.zeros((p.k, cfg.outputs_per_frame), np.float64)
             for g0 in range(0, p.n, cfg.outputs_per_frame):
                 part = nz[:, g0:g0 + cfg.outputs_per_frame]
@@ -229,6 +235,14 @@ class TfmbsSegment(SegmentExecutor):
                 x = x.astype(np.float32)
             levels, s = actquant.quantize(x, layer.plan.act_trits)
             rec = CallRecord(levels, s)
+            if fab is None and layer.conv is not None:  # channel-major: no transpose of the output
+                q = self._fast_products_conv(layer, levels)
+                y = epilogue(q, layer.scales, s, layer.alpha, layer.bias, channels_first=True)
+                b, n, oh, ow = layer.out_shape
+                y = y.reshape(n, b, oh, ow)
+                env[f"L{i}"] = y.reshape(b, n, oh, ow) if b == 1 else np.ascontiguousarray(y.transpose(1, 0, 2, 3))
+                records.append(rec)
+                continue
             if fab is None:
                 q = self._fast_products(layer, levels)
             else:
@@ -239,13 +253,23 @@ class TfmbsSegment(SegmentExecutor):
         return records
 
     def _fast_products(self, layer: Layer, levels: np.ndarray) -> list[np.ndarray]:
-        P, N, K = layer.trits.shape
+        P, N, K = layer.plan.w_planes, layer.plan.n, layer.plan.k
         exact32 = actquant.levels(layer.plan.act_trits) * K < EXACT_F32
         dtype = np.float32 if exact32 else np.float64
         cols = layer.cols(levels, dtype)
         w = layer.wmat() if exact32 else layer.wmat().astype(np.float64)
         prod = cols @ w  # [M, P*N], exact integers
         return [prod[:, p * N:(p + 1) * N] for p in range(P)]
+
+    def _fast_products_conv(self, layer: Layer, levels: np.ndarray) -> list[np.ndarray]:
+        P, N, K = layer.plan.w_planes, layer.plan.n, layer.plan.k
+        exact32 = actquant.levels(layer.plan.act_trits) * K < EXACT_F32
+        dtype = np.float32 if exact32 else np.float64
+        c = layer.conv
+        cols_t = im2col_t(levels, c["kernel_shape"], c["strides"], c["pads"], c["dilations"], dtype=dtype)
+        w = layer.wmat() if exact32 else layer.wmat().astype(np.float64)
+        prod = w @ cols_t  # [P*N, M], exact integers
+        return [prod[p * N:(p + 1) * N] for p in range(P)]
 
     # -- replay on the device model ----------------------------------------------------------
 

@@ -50,6 +50,18 @@ def im2col(x: np.ndarray, kernel, strides, pads, dilations, dtype=None) -> np.nd
     return out.reshape(win.shape[0] * win.shape[1] * win.shape[2], -1)
 
 
+def im2col_t(x: np.ndarray, kernel, strides, pads, dilations, dtype=None) -> np.ndarray:
+    """The transpose of `im2col`: [C*KH*KW, B*OH*OW], each patch element's row contiguous over
+    output positions (the layout whose product with W[N, K] is already channel-major)."""
+    b, c, h, w = x.shape
+    if tuple(kernel) == (1, 1) and tuple(strides) == (1, 1) and not any(pads):
+        return np.ascontiguousarray(x.transpose(1, 0, 2, 3).reshape(c, b * h * w), dtype=dtype or x.dtype)
+    win = _windows(x, kernel, strides, pads, dilations).transpose(3, 4, 5, 0, 1, 2)  # c, kh, kw, b, oh, ow
+    out = np.empty(win.shape, dtype or x.dtype)
+    out[...] = win
+    return out.reshape(win.shape[0] * win.shape[1] * win.shape[2], -1)
+
+
 def column_sums(x: np.ndarray, kernel, strides, pads, dilations) -> np.ndarray:
     """sum over rows of im2col(x) without building it: int64 [C*KH*KW].
 
@@ -84,19 +96,24 @@ def column_sums(x: np.ndarray, kernel, strides, pads, dilations) -> np.ndarray:
 
 
 def epilogue(q_planes: list[np.ndarray], wscales: np.ndarray, act_scale: float, alpha: float,
-             bias: np.ndarray) -> np.ndarray:
-    """float32 [M, N] from the exact per-plane integer products Q[p] (any dtype holding them).
+             bias: np.ndarray, channels_first: bool = False) -> np.ndarray:
+    """float32 [M, N] (or [N, M] with `channels_first`) from the exact per-plane integer
+    products Q[p] (any dtype holding them).
 
     In-place float64 steps with the same rounding as the formula in the module docstring
     (`y += 0.0` is the `0.0 + ...` of the first plane: it turns -0.0 into +0.0).
     """
+    def per_channel(v: np.ndarray) -> np.ndarray:
+        v = v.astype(np.float64)
+        return v[:, None] if channels_first else v
+
     y = q_planes[0].astype(np.float64)
-    y *= wscales[0].astype(np.float64)
+    y *= per_channel(wscales[0])
     y += 0.0
     for p in range(1, len(q_planes)):
-        y += q_planes[p].astype(np.float64) * wscales[p].astype(np.float64)
+        y += q_planes[p].astype(np.float64) * per_channel(wscales[p])
     y *= act_scale
     if alpha != 1.0:
         y *= np.float64(alpha)
-    y += bias.astype(np.float64)
+    y += per_channel(bias)
     return y.astype(np.float32)
