@@ -149,6 +149,23 @@ def expose_all_values(module: ModuleOp) -> None:
     fn.function_type = func.FunctionType.from_lists(list(fn.function_type.inputs.data), [v.type for v in new_ret.operands])
 
 
+OP_COUNTS = "tsuc.op_counts"
+
+
+def record_op_counts(module: ModuleOp) -> None:
+    """Remember each segment's core ops (before lowering) for the manifest's op statistics."""
+    from collections import Counter
+
+    from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, i64
+
+    from tsuc.dialects.tsuc import SegmentOp
+
+    for op in main_function(module).body.block.ops:
+        if isinstance(op, SegmentOp):
+            counts = Counter(o.name for o in op.body.block.ops if o.name not in ("onnx.Constant", "tsuc.yield"))
+            op.attributes[OP_COUNTS] = DictionaryAttr({k: IntegerAttr(v, i64) for k, v in sorted(counts.items())})
+
+
 def target_stages(target: Target) -> list[tuple[str, list[ModulePass]]]:
     stages = getattr(target, "emit_stages", None)
     if callable(stages):
@@ -176,6 +193,7 @@ def lower(model: Any, target: Target, input_shapes: dict[str, list[int]] | None 
         return module, name, provenance, print_ir(module, debuginfo)
     if is_model:
         partition_module(module, target)
+        record_op_counts(module)
         HostLegalizePass().apply(ctx, module)
     if emit == "partitioned":
         return module, name, provenance, print_ir(module, debuginfo)
@@ -184,6 +202,8 @@ def lower(model: Any, target: Target, input_shapes: dict[str, list[int]] | None 
             p.apply(ctx, module)
         if emit == stage:
             return module, name, provenance, print_ir(module, debuginfo)
+        if emit is None and stage == target.emit_after:
+            break
     return module, name, provenance, None
 
 

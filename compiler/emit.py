@@ -107,8 +107,8 @@ def emit_module(module: ModuleOp, target: Target, builder: ArtifactBuilder) -> d
                 names.setdefault(r, f"{seg_name}:{k}")
             inputs = [names[v] for v in op.args]
             outputs = [names[r] for r in op.outs]
-            counted = [o for o in op.body.block.ops if o.name not in ("onnx.Constant", "tsuc.yield")]
-            stats[op.target.data] += len(counted)
+            counts = _op_counts(op)
+            stats[op.target.data] += sum(counts.values())
             ctx = EmitContext(builder, module, store, seg_name, target)
             if op.target.data == "host":
                 entry = emit_host_segment(op, inputs, outputs, ctx)
@@ -118,7 +118,7 @@ def emit_module(module: ModuleOp, target: Target, builder: ArtifactBuilder) -> d
             full.update(entry)
             full.setdefault("members", ctx.members)
             full.setdefault("config", {})
-            full["ops"] = dict(sorted(Counter(o.name for o in counted).items()))
+            full["ops"] = counts
             segments.append(full)
         elif op.name in ("onnx.Constant", "func.return"):
             continue
@@ -134,6 +134,14 @@ def emit_module(module: ModuleOp, target: Target, builder: ArtifactBuilder) -> d
         "op_stats": {"total": sum(stats.values()), "by_target": dict(sorted(stats.items())),
                      "on_host": stats.get("host", 0)},
     }
+
+
+def _op_counts(seg: SegmentOp) -> dict[str, int]:
+    """Core ops in the segment as partitioned (recorded by the driver), else as it is now."""
+    recorded = seg.attributes.get("tsuc.op_counts")
+    if recorded is not None:
+        return {k: v.value.data for k, v in recorded.data.items()}  # type: ignore[attr-defined]
+    return dict(sorted(Counter(o.name for o in seg.body.block.ops if o.name not in ("onnx.Constant", "tsuc.yield")).items()))
 
 
 def emit_host_segment(seg: SegmentOp, inputs: list[str], outputs: list[str], ctx: EmitContext) -> dict[str, Any]:

@@ -17,14 +17,20 @@ from tsuc.errors import ArtifactError, TsucError
 from tsuc.runtime.executors import SegmentExecutor
 
 
-def make_session(model_bytes: bytes, initializers: dict[str, np.ndarray], threads: int = 0):
-    """An onnxruntime CPU session over `model_bytes` with external initializers bound."""
+def make_session(model_bytes: bytes, initializers: dict[str, np.ndarray], threads: int = 0, spin: bool = True):
+    """An onnxruntime CPU session over `model_bytes` with external initializers bound.
+
+    `spin=False` stops onnxruntime's worker threads from busy-waiting after each run: when an
+    artifact alternates host segments with simulator work, spinning threads would starve it.
+    """
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         opts.intra_op_num_threads = threads
+    if not spin:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3
     if initializers:
         names = list(initializers)
@@ -46,7 +52,8 @@ class OnnxSegment(SegmentExecutor):
             raise ArtifactError(f"{artifact.path}: host segment {self.name!r} has no model member")
         initializers = {name: artifact.array(member) for name, member in spec.get("config", {}).get("initializers", {}).items()}
         try:
-            self._session, self._keepalive = make_session(artifact.bytes(members["model"]), initializers)
+            alone = len(artifact.manifest["segments"]) == 1
+            self._session, self._keepalive = make_session(artifact.bytes(members["model"]), initializers, spin=alone)
         except Exception as e:  # onnxruntime raises its own exception types
             raise ArtifactError(f"{artifact.path}: host segment {self.name!r} cannot be loaded by onnxruntime: {str(e).splitlines()[0]}") from None
         self._input_names = [i.name for i in self._session.get_inputs()]

@@ -72,6 +72,9 @@ class Target:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     options: ClassVar[tuple[Option, ...]] = ()
+    emit_after: ClassVar[str | None] = None
+    """The stage whose IR `emit_segment` reads; later stages are views for `--emit` only
+    (None: the last stage)."""
     values: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
