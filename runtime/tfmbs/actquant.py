@@ -53,6 +53,16 @@ def act_scale(x: np.ndarray, act_trits: int) -> float:
         s = float(np.mean(np.abs(x.astype(np.float64))))
     else:
         s = max(float(np.max(x)), -float(np.min(x))) / levels(act_trits)
+    return checked_scale(s)
+
+
+def scale_from_extremes(hi: float, lo: float, act_trits: int) -> float:
+    """`act_scale` for act_trits > 1 from max(x) and min(x) (however they were reduced: the
+    extremes of a tensor do not depend on the order they are taken in)."""
+    return checked_scale(max(float(hi), -float(lo)) / levels(act_trits))
+
+
+def checked_scale(s: float) -> float:
     if not np.isfinite(s):
         raise TsucError("an activation tensor sent to the fabric contains NaN or infinite values")
     return s if s > 0.0 else 1.0

@@ -2,11 +2,13 @@
 
 Two ways to run, same numbers (tests hold them to bit-exact outputs and equal counters):
 
-- `fast` (default): per layer, quantise the input (`actquant`), im2col for Conv, one float32
-  BLAS product against all weight planes at once (exact: every partial sum is an integer
-  below 2^24, checked at load, else float64), and the float epilogue. The fabric counters
-  are computed in closed form (`schedule.layer_counters`) from the nonzero counts of the
-  trit planes, lazily when `profile()` is asked for.
+- `fast` (default): per layer, quantise the input, compute the integer products of every
+  weight plane at once, and the float epilogue (`fastpath`). The products are onnxruntime's
+  8-bit integer kernels where the levels fit in 8 bits (act_trits <= 5), otherwise (or with
+  `--param tfmbs_products=blas`) im2col and one float32 BLAS product (exact: every partial
+  sum is an integer below 2^24, else float64). The fabric counters are computed in closed
+  form (`schedule.layer_counters`) from the nonzero counts of the trit planes, lazily when
+  `profile()` is asked for.
 - `replay` (`--param tfmbs_mode=replay`): drive the `Fabric` device model with the layer's
   real program: PT-5 SRAM words over DMA, the stored TFD descriptors frame by frame, results
   read from the accumulators. Slow (Python per frame); for small models and for checking.
@@ -28,7 +30,7 @@ import numpy as np
 
 from tsuc.errors import ArtifactError, TsucError
 from tsuc.runtime.executors import Param, SegmentExecutor
-from tsuc.runtime.tfmbs import actquant, pt5
+from tsuc.runtime.tfmbs import actquant, fastpath, pt5
 from tsuc.runtime.tfmbs.fabric import Fabric, energy_estimate
 from tsuc.runtime.tfmbs.host_ops import column_sums, conv_out_hw, epilogue, im2col, im2col_t
 from tsuc.runtime.tfmbs.machine import FabricConfig
@@ -61,14 +63,29 @@ class Layer:
     _trits: np.ndarray | None = field(default=None, repr=False)
     _wmat: np.ndarray | None = field(default=None, repr=False)
     _wabs: np.ndarray | None = field(default=None, repr=False)
+    _int: dict[int, fastpath.IntProducts] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.zero_sign = fastpath.has_negative_zero(self.bias)  # see fastpath.finish
 
     @property
     def trits(self) -> np.ndarray:
-        """int8 [P, N, K], unpacked from the PT-5 stream on first use."""
+        """int8 [P, N, K], unpacked from the PT-5 stream on first use (and kept: 1 byte per
+        weight, what the products, the replay images and the counters start from)."""
         if self._trits is None:
             p = self.plan
             self._trits = pt5.unpack_stream(self.stream, (p.w_planes, p.n, p.k), self.encoding)
         return self._trits
+
+    def int8_ok(self) -> bool:
+        """Can the products run on onnxruntime's 8-bit integer kernels (exactly)?"""
+        return fastpath.int8_levels_fit(self.plan.act_trits) and fastpath.int8_exact(self.plan.k)
+
+    def int_products(self, threads: int) -> fastpath.IntProducts:
+        """The layer's onnxruntime session for `threads` intra-op threads, built on first use."""
+        if threads not in self._int:
+            self._int[threads] = fastpath.IntProducts(self.trits, self.rows, threads)
+        return self._int[threads]
 
     @property
     def rows(self) -> int:
@@ -87,7 +104,6 @@ class Layer:
                 self._wmat = np.ascontiguousarray(self.trits.transpose(2, 0, 1).reshape(K, P * N), dtype=np.float32)
             else:
                 self._wmat = self.trits.reshape(P * N, K).astype(np.float32)
-            self._trits = None  # the float matrix holds the same values; unpack again if replay needs them
         return self._wmat
 
     def slot_weights(self, cfg: FabricConfig) -> np.ndarray:
@@ -96,9 +112,7 @@ class Layer:
         busy (non-skipped) cycles of every lane at once."""
         if self._wabs is None:
             p = self.plan
-            w = np.abs(self.wmat())
-            w = w.reshape(p.k, p.w_planes, p.n) if self.conv is None else w.reshape(p.w_planes, p.n, p.k).transpose(2, 0, 1)
-            nz = w.sum(axis=1, dtype=np.float64)  # [K, N]
+            nz = (self.trits != 0).sum(axis=0, dtype=np.int64).T.astype(np.float64)  # [K, N]
             slots = np.zeros((p.k, cfg.outputs_per_frame), np.float64)
             for g0 in range(0, p.n, cfg.outputs_per_frame):
                 part = nz[:, g0:g0 + cfg.outputs_per_frame]
@@ -123,16 +137,19 @@ class Layer:
 class CallRecord:
     """What `profile()` needs of one layer in the last call."""
 
-    levels: np.ndarray  # the layer input's integer levels (before im2col)
+    levels: np.ndarray  # the layer input's integer levels (before im2col), plus `offset`
     act_scale: float
     replayed: Counters | None = None
+    offset: int = 0  # the levels are stored as q + offset
 
 
 class TfmbsSegment(SegmentExecutor):
     kind = "tfmbs"
     params = {
         "tfmbs_mode": Param(str, "fast", "fast (vectorised, closed-form counters) or replay (drive the Fabric model frame by frame)"),
-        "tfmbs_threads": Param(int, 1, "BLAS threads for the fast path's products (0 = the library's default)"),
+        "tfmbs_threads": Param(int, 0, "threads of the fast path (products and elementwise work; 0 = one per core)"),
+        "tfmbs_products": Param(str, "auto", "fast-path products: int8 (onnxruntime's 8-bit integer kernels, act_trits <= 5), "
+                                             "blas (float32/float64 BLAS), or auto (int8 where it applies, else blas)"),
     }
 
     def __init__(self, spec: dict[str, Any], artifact: Any) -> None:
@@ -210,6 +227,18 @@ class TfmbsSegment(SegmentExecutor):
         mode = params.get("tfmbs_mode") or "fast"
         if mode not in ("fast", "replay"):
             raise TsucError(f"parameter tfmbs_mode={mode!r} must be fast or replay")
+        products = params.get("tfmbs_products") or "auto"
+        if products not in ("auto", "int8", "blas"):
+            raise TsucError(f"parameter tfmbs_products={products!r} must be auto, int8 or blas")
+        if products == "int8":
+            bad = next((layer for layer in self.layers if not layer.int8_ok()), None)
+            if bad is not None:
+                raise TsucError(f"parameter tfmbs_products=int8 does not apply to tfmbs layer {bad.plan.name!r} "
+                                f"(act_trits={bad.plan.act_trits}: 8-bit levels need act_trits <= {fastpath.INT8_MAX_ACT_TRITS})")
+        threads = int(params.get("tfmbs_threads") or 0)
+        if threads < 0:
+            raise TsucError(f"parameter tfmbs_threads={threads} must be 0 (one per core) or more")
+        threads = threads or fastpath.cpu_threads()
         env: dict[str, np.ndarray] = {f"arg{i}": np.asarray(feeds[n]) for i, n in enumerate(self.spec["inputs"])}
         first = self._calls == 0
         fab = self._fabric() if mode == "replay" else None
@@ -218,14 +247,14 @@ class TfmbsSegment(SegmentExecutor):
             before = Counters.of_fabric(fab)
             self._preload(fab)
             self._replayed_preload = _difference(Counters.of_fabric(fab), before)
-        with _blas_threads(int(params.get("tfmbs_threads") or 0)):
-            records = self._run_layers(env, fab)
+        records = self._run_layers(env, fab, products, threads)
         self._calls += 1
         self._last, self._last_first_call, self._last_mode = records, first, mode
         self._profile_cache = None
         return {name: env[src] for name, src in zip(self.spec["outputs"], self.outputs)}
 
-    def _run_layers(self, env: dict[str, np.ndarray], fab: Fabric | None) -> list[CallRecord]:
+    def _run_layers(self, env: dict[str, np.ndarray], fab: Fabric | None, products: str = "auto",
+                    threads: int = 1) -> list[CallRecord]:
         records = []
         for i, layer in enumerate(self.layers):
             x = env[layer.input]
@@ -233,43 +262,61 @@ class TfmbsSegment(SegmentExecutor):
                 raise TsucError(f"tfmbs layer {layer.plan.name!r} got an input of shape {x.shape}, compiled for {layer.in_shape}")
             if x.dtype != np.float32:
                 x = x.astype(np.float32)
-            levels, s = actquant.quantize(x, layer.plan.act_trits)
-            rec = CallRecord(levels, s)
-            if fab is None and layer.conv is not None:  # channel-major: no transpose of the output
-                q = self._fast_products_conv(layer, levels)
-                y = epilogue(q, layer.scales, s, layer.alpha, layer.bias, channels_first=True)
-                b, n, oh, ow = layer.out_shape
-                y = y.reshape(n, b, oh, ow)
-                env[f"L{i}"] = y.reshape(b, n, oh, ow) if b == 1 else np.ascontiguousarray(y.transpose(1, 0, 2, 3))
-                records.append(rec)
-                continue
-            if fab is None:
-                q = self._fast_products(layer, levels)
-            else:
+            if fab is not None:
+                levels, s = actquant.quantize(x, layer.plan.act_trits)
+                rec = CallRecord(levels, s)
                 q, rec.replayed = self._replay_products(fab, layer, levels)
-            y = epilogue(q, layer.scales, s, layer.alpha, layer.bias)
-            env[f"L{i}"] = layer.shape_output(y)
+                env[f"L{i}"] = layer.shape_output(epilogue(q, layer.scales, s, layer.alpha, layer.bias))
+            elif products != "blas" and layer.int8_ok():
+                rec = self._fast_int8(layer, x, env, i, threads)
+            else:
+                rec = self._fast_blas(layer, x, env, i, threads)
             records.append(rec)
         return records
 
-    def _fast_products(self, layer: Layer, levels: np.ndarray) -> list[np.ndarray]:
-        P, N, K = layer.plan.w_planes, layer.plan.n, layer.plan.k
-        exact32 = actquant.levels(layer.plan.act_trits) * K < EXACT_F32
-        dtype = np.float32 if exact32 else np.float64
-        cols = layer.cols(levels, dtype)
-        w = layer.wmat() if exact32 else layer.wmat().astype(np.float64)
-        prod = cols @ w  # [M, P*N], exact integers
-        return [prod[:, p * N:(p + 1) * N] for p in range(P)]
+    def _finish(self, layer: Layer, q: np.ndarray, s: float, threads: int) -> np.ndarray:
+        """The epilogue of q ([B, P, N, R] for convolutions, [M, P, N] for rows) into a new
+        float32 array of the layer's output shape."""
+        y = np.empty(layer.out_shape, np.float32)
+        if layer.conv is not None:
+            b, n = layer.out_shape[:2]
+            view = y.reshape(b, n, -1)
+        else:
+            view = y.reshape(-1, layer.plan.n)
+        fastpath.finish(q, layer.scales, s, layer.alpha, layer.bias, view, channels_first=layer.conv is not None,
+                        zero_sign=layer.zero_sign, threads=threads)
+        return y
 
-    def _fast_products_conv(self, layer: Layer, levels: np.ndarray) -> list[np.ndarray]:
+    def _fast_int8(self, layer: Layer, x: np.ndarray, env: dict[str, np.ndarray], i: int, threads: int) -> CallRecord:
         P, N, K = layer.plan.w_planes, layer.plan.n, layer.plan.k
+        levels, s = fastpath.levels_i8(x, layer.plan.act_trits, threads)
+        if layer.conv is None:
+            cols_t = np.ascontiguousarray(levels.reshape(-1, K).T)  # [K, M]; a view for one row
+        else:
+            cols_t = fastpath.im2col_t(levels, layer.conv, threads)
+        q = layer.int_products(threads)(cols_t)  # [P*N, M]
+        if layer.conv is None:
+            q = q.reshape(P, N, -1).transpose(2, 0, 1)
+        else:
+            q = q.reshape(P, N, layer.out_shape[0], -1).transpose(2, 0, 1, 3)
+        env[f"L{i}"] = self._finish(layer, q, s, threads)
+        return CallRecord(levels, s)
+
+    def _fast_blas(self, layer: Layer, x: np.ndarray, env: dict[str, np.ndarray], i: int, threads: int) -> CallRecord:
+        P, N, K = layer.plan.w_planes, layer.plan.n, layer.plan.k
+        levels, s = actquant.quantize(x, layer.plan.act_trits)
         exact32 = actquant.levels(layer.plan.act_trits) * K < EXACT_F32
         dtype = np.float32 if exact32 else np.float64
-        c = layer.conv
-        cols_t = im2col_t(levels, c["kernel_shape"], c["strides"], c["pads"], c["dilations"], dtype=dtype)
         w = layer.wmat() if exact32 else layer.wmat().astype(np.float64)
-        prod = w @ cols_t  # [P*N, M], exact integers
-        return [prod[p * N:(p + 1) * N] for p in range(P)]
+        with _blas_threads(threads):
+            if layer.conv is None:
+                q = (layer.cols(levels, dtype) @ w).reshape(-1, P, N)  # [M, P*N]
+            else:  # channel-major: W [P*N, K] @ patches [K, B*OH*OW]
+                c = layer.conv
+                q = w @ im2col_t(levels, c["kernel_shape"], c["strides"], c["pads"], c["dilations"], dtype=dtype)
+                q = q.reshape(P, N, layer.out_shape[0], -1).transpose(2, 0, 1, 3)
+        env[f"L{i}"] = self._finish(layer, q, s, threads)
+        return CallRecord(levels, s)
 
     # -- replay on the device model ----------------------------------------------------------
 
@@ -341,11 +388,7 @@ class TfmbsSegment(SegmentExecutor):
         for layer, rec in zip(self.layers, self._last):
             plan = layer.plan
             rows = layer.rows
-            if plan.act_trits == 1:
-                nz = (rec.levels != 0).view(np.int8)
-            else:
-                table = actquant.nonzero_digit_table(plan.act_trits)
-                nz = np.take(table, rec.levels.astype(np.intp) + actquant.levels(plan.act_trits))
+            nz = _nonzero_digits(rec, plan.act_trits)
             if layer.conv is None:
                 cnt = nz.reshape(-1, plan.k).sum(axis=0, dtype=np.int64)
             else:
@@ -419,9 +462,7 @@ class TfmbsSegment(SegmentExecutor):
 @contextlib.contextmanager
 def _blas_threads(n: int):
     """Limit BLAS threads for the products (numbers are exact integers, so identical either
-    way). One thread is the default: on a shared machine, and next to onnxruntime's own
-    thread pools, multi-threaded OpenBLAS on these mid-sized products was measured up to
-    10x slower than one thread. Needs threadpoolctl; without it the limit is not applied."""
+    way). Needs threadpoolctl; without it the limit is not applied."""
     if n <= 0 or _controller() is None:
         yield
         return
@@ -436,6 +477,19 @@ def _controller():
     except ImportError:
         return None
     return ThreadpoolController()
+
+
+def _nonzero_digits(rec: CallRecord, act_trits: int) -> np.ndarray:
+    """int8, the layer input's shape: how many balanced-ternary digits of each level are nonzero."""
+    lim = actquant.levels(act_trits)
+    table = actquant.nonzero_digit_table(act_trits)
+    if rec.levels.dtype.itemsize == 1:  # a 256-entry table indexed by the stored byte
+        lut = np.zeros(256, np.int8)
+        lut[(np.arange(-lim, lim + 1) + rec.offset) & 0xFF] = table
+        return np.take(lut, rec.levels.view(np.uint8))
+    if act_trits == 1:
+        return (rec.levels != 0).view(np.int8)
+    return np.take(table, rec.levels.astype(np.intp) + (lim - rec.offset))
 
 
 def _difference(after: Counters, before: Counters) -> Counters:

@@ -56,10 +56,15 @@ def im2col_t(x: np.ndarray, kernel, strides, pads, dilations, dtype=None) -> np.
     b, c, h, w = x.shape
     if tuple(kernel) == (1, 1) and tuple(strides) == (1, 1) and not any(pads):
         return np.ascontiguousarray(x.transpose(1, 0, 2, 3).reshape(c, b * h * w), dtype=dtype or x.dtype)
-    win = _windows(x, kernel, strides, pads, dilations).transpose(3, 4, 5, 0, 1, 2)  # c, kh, kw, b, oh, ow
+    win = windows_t(x, kernel, strides, pads, dilations)
     out = np.empty(win.shape, dtype or x.dtype)
     out[...] = win
     return out.reshape(win.shape[0] * win.shape[1] * win.shape[2], -1)
+
+
+def windows_t(x: np.ndarray, kernel, strides, pads, dilations) -> np.ndarray:
+    """The strided view behind `im2col_t`: [C, KH, KW, B, OH, OW] (copy it to get the patches)."""
+    return _windows(x, kernel, strides, pads, dilations).transpose(3, 4, 5, 0, 1, 2)
 
 
 def column_sums(x: np.ndarray, kernel, strides, pads, dilations) -> np.ndarray:

@@ -1,0 +1,251 @@
+"""The fast path of a tfmbs layer: the fabric's numbers, computed in bulk on the host CPU.
+
+A layer's output is fixed bit for bit by the formula in `actquant` (levels q, scale s) and
+the epilogue in `host_ops`: y = float32((sum_p Q_p * wscale[p]) * s (* alpha) + bias) in
+float64, with Q_p = W_trits[p] @ q exact integers. Nothing in it depends on how Q is
+computed, so this module computes it the fastest exact way it can:
+
+- **levels** (`levels_i8`): q as int8, for act_trits <= 5 (|q| <= 121). The float64
+  division and round-half-to-even of `actquant.quantize`, in cache-sized chunks spread over
+  threads. No clip is needed: with s = fl(M / L) and M = max|x|, |x| / s <= M / s =
+  L / (1 + d) with |d| <= 2^-53, so fl(|x| / s) < L + 1/2 and rint gives at most L.
+- **products** (`IntProducts`): Q for every weight plane at once, by onnxruntime's 8-bit
+  integer GEMM (`MatMulInteger`, uint8 trits + 1 with zero point 1 against the int8 levels,
+  im2col'ed for a convolution), channel-major. Integer arithmetic in int32: exact while
+  K * 255 * 128 < 2^31, checked (`int8_exact`). Layers that do not qualify (act_trits > 5)
+  take the executor's BLAS path.
+- **epilogue** (`finish`): the float64 steps of `host_ops.epilogue` in place on chunks that
+  stay in L2, spread over threads, written straight into the float32 output (channel-major
+  layers come out NCHW with no transpose). The `+ 0.0` of the formula only changes the sign
+  of a zero, and that sign survives to the output only through a bias entry of -0.0
+  (x + b is x-independent for b != 0, and +0 + +0 == -0 + +0): `finish` skips it unless the
+  layer has such an entry.
+
+numpy releases the GIL in its loops, so the chunks of one step run on all cores; the
+onnxruntime sessions use the same number of intra-op threads and do not spin after a run
+(the next numpy step needs those cores).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from tsuc.errors import TsucError
+from tsuc.runtime.tfmbs import actquant, host_ops
+
+CHUNK = 1 << 17  # elements per chunk: its float64 scratch (256 KiB) stays in L2
+INT8_MAX_ACT_TRITS = 5  # L = 121: q + 128 fits in uint8
+INT32_MAX = (1 << 31) - 1
+
+
+def cpu_threads() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_local = threading.local()
+
+
+def scratch(n: int, slot: int = 0) -> np.ndarray:
+    """This thread's float64 work buffer `slot` of n elements (reused: no allocation, no
+    page faults, warm in this core's cache; n is at most CHUNK unless one row is longer)."""
+    bufs = getattr(_local, "bufs", None)
+    if bufs is None:
+        bufs = _local.bufs = {}
+    buf = bufs.get(slot)
+    if buf is None or buf.size < n:
+        buf = bufs[slot] = np.empty(max(n, CHUNK), np.float64)
+    return buf[:n]
+
+
+@functools.cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tsuc-tfmbs")
+
+
+def run_tasks(tasks: Sequence[Callable[[], None]], threads: int) -> None:
+    """Run independent tasks on `threads` threads (the caller's thread is one of them)."""
+    if threads <= 1 or len(tasks) <= 1:
+        for t in tasks:
+            t()
+        return
+    n = min(threads, len(tasks))
+
+    def share(i: int) -> None:
+        for t in tasks[i::n]:
+            t()
+
+    futures = [_pool(cpu_threads()).submit(share, i) for i in range(1, n)]
+    try:
+        share(0)
+    finally:
+        for f in futures:
+            f.result()  # re-raises a worker's exception
+
+
+# -- levels ----------------------------------------------------------------------------------
+
+def int8_levels_fit(act_trits: int) -> bool:
+    return 1 <= act_trits <= INT8_MAX_ACT_TRITS
+
+
+def levels_i8(x: np.ndarray, act_trits: int, threads: int) -> tuple[np.ndarray, float]:
+    """(int8 levels q of x's shape, scale s), as `actquant.quantize` of float32 x gives them."""
+    if not int8_levels_fit(act_trits):
+        raise TsucError(f"act_trits={act_trits} levels do not fit in 8 bits (at most {INT8_MAX_ACT_TRITS} trits)")
+    flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    out = np.empty(flat.shape, np.int8)
+    spans = [(a, min(a + CHUNK, flat.size)) for a in range(0, flat.size, CHUNK)]
+    if act_trits == 1 or not spans:
+        s = actquant.act_scale(flat, act_trits)  # the mean of act_trits=1 is not chunked: its rounding depends on the order
+    else:
+        hi = np.empty(len(spans), np.float32)
+        lo = np.empty(len(spans), np.float32)
+
+        def extremes(i: int, a: int, b: int) -> Callable[[], None]:
+            def run() -> None:
+                hi[i], lo[i] = np.max(flat[a:b]), np.min(flat[a:b])
+            return run
+
+        run_tasks([extremes(i, a, b) for i, (a, b) in enumerate(spans)], threads)
+        s = actquant.scale_from_extremes(np.max(hi), np.min(lo), act_trits)  # NaN propagates
+    s64 = np.float64(s)
+
+    def task(a: int, b: int) -> Callable[[], None]:
+        def run() -> None:
+            if act_trits == 1:  # q = sign(x)
+                np.sign(flat[a:b], out=out[a:b], casting="unsafe")
+                return
+            buf = scratch(b - a)
+            np.copyto(buf, flat[a:b])  # exact
+            buf /= s64
+            np.rint(buf, out=buf)
+            np.copyto(out[a:b], buf, casting="unsafe")  # |q| <= 121: exact
+        return run
+
+    run_tasks([task(a, b) for a, b in spans], threads)
+    return out.reshape(x.shape), s
+
+
+def im2col_t(levels: np.ndarray, conv: dict[str, list[int]], threads: int) -> np.ndarray:
+    """`host_ops.im2col_t` of int8 levels, the copy split by input channel over threads."""
+    kernel, strides, pads, dilations = conv["kernel_shape"], conv["strides"], conv["pads"], conv["dilations"]
+    if tuple(kernel) == (1, 1) and tuple(strides) == (1, 1) and not any(pads):
+        return host_ops.im2col_t(levels, kernel, strides, pads, dilations)  # a view for one image
+    win = host_ops.windows_t(levels, kernel, strides, pads, dilations)
+    out = np.empty(win.shape, levels.dtype)
+    c = win.shape[0]
+    per = max(1, (CHUNK * 8) // max(1, out[0].size))  # about one scratch buffer's bytes per task
+
+    def task(c0: int, c1: int) -> Callable[[], None]:
+        def run() -> None:
+            out[c0:c1] = win[c0:c1]
+        return run
+
+    run_tasks([task(c0, min(c0 + per, c)) for c0 in range(0, c, per)], threads)
+    return out.reshape(c * win.shape[1] * win.shape[2], -1)
+
+
+# -- epilogue --------------------------------------------------------------------------------
+
+def has_negative_zero(bias: np.ndarray) -> bool:
+    return bool(np.any((bias == 0) & np.signbit(bias)))
+
+
+def finish(q: np.ndarray, wscales: np.ndarray, act_scale: float, alpha: float, bias: np.ndarray,
+           out: np.ndarray, *, channels_first: bool, zero_sign: bool, threads: int) -> None:
+    """out = float32 epilogue of the exact plane products q, in place.
+
+    channels_first: q [B, P, N, R] (any strides), out [B, N, R] float32; otherwise
+    q [M, P, N] and out [M, N]. wscales [P, N] and bias [N] float32. Same float64 steps, in
+    the same order, as `host_ops.epilogue`.
+    """
+    P = q.shape[1]
+    ws = np.asarray(wscales, np.float64)
+    b = np.asarray(bias, np.float64)
+    if channels_first:
+        ws, b = ws[:, :, None], b[:, None]
+        batch, n, r = out.shape
+        per = max(1, CHUNK // max(1, r))
+        spans = [((i,), slice(n0, min(n0 + per, n))) for i in range(batch) for n0 in range(0, n, per)]
+    else:
+        m, n = out.shape
+        per = max(1, CHUNK // max(1, n))
+        spans = [((slice(m0, min(m0 + per, m)),), slice(None)) for m0 in range(0, m, per)]
+    s64, a64 = np.float64(act_scale), np.float64(alpha)
+
+    def task(lead: tuple[Any, ...], ns: slice) -> Callable[[], None]:
+        def run() -> None:
+            # Casts are separate copies and the arithmetic is in place on float64: numpy's
+            # casting (buffered) loops are about 3x slower than either.
+            dst = out[lead + (ns,)]
+            y = scratch(dst.size).reshape(dst.shape)
+            np.copyto(y, q[lead + (0, ns)])  # exact: integers below 2^24
+            y *= ws[0, ns]
+            if zero_sign:
+                y += 0.0
+            for p in range(1, P):
+                t = scratch(dst.size, 1).reshape(dst.shape)
+                np.copyto(t, q[lead + (p, ns)])
+                t *= ws[p, ns]
+                y += t
+            y *= s64
+            if alpha != 1.0:
+                y *= a64
+            y += b[ns]
+            np.copyto(dst, y, casting="same_kind")  # rounded once to float32
+        return run
+
+    run_tasks([task(lead, ns) for lead, ns in spans], threads)
+
+
+# -- integer products on onnxruntime ----------------------------------------------------------
+
+def int8_exact(k: int) -> bool:
+    """True when onnxruntime's uint8 x int8 sums of K terms cannot leave int32."""
+    return k * 255 * 128 <= INT32_MAX
+
+
+class IntProducts:
+    """One layer's exact integer products on onnxruntime, every weight plane at once:
+    Q [P*N, M] = W [P*N, K] @ X [K, M], channel-major like the fabric's output lanes.
+
+    `MatMulInteger` with A = the weight trits + 1 as uint8 (zero point 1, a constant) and
+    B = the int8 levels, im2col'ed for a convolution (`host_ops.im2col_t`; a 1x1 conv of
+    one image needs none). uint8 x int8 is what x86 VNNI (vpdpbusd) multiplies in one
+    instruction; without VNNI MLAS uses vpmaddubsw, which saturates a pair of products at
+    2^15, far above 2 * 2 * 121 here. Called with int8 X [K, M]; returns int32 [P*N, M].
+    """
+
+    def __init__(self, trits: np.ndarray, m: int, threads: int) -> None:
+        import onnxruntime as ort
+        from onnx import TensorProto, helper, numpy_helper
+
+        P, N, K = trits.shape
+        if not int8_exact(K):
+            raise TsucError(f"a reduction of K={K} could overflow onnxruntime's int32 integer products")
+        inits = [numpy_helper.from_array((trits.reshape(P * N, K) + 1).astype(np.uint8), "w"),
+                 numpy_helper.from_array(np.array(1, np.uint8), "w_zero")]
+        node = helper.make_node("MatMulInteger", ["w", "x", "w_zero"], ["q"])
+        graph = helper.make_graph([node], "tfmbs_products", [helper.make_tensor_value_info("x", TensorProto.INT8, [K, m])],
+                                  [helper.make_tensor_value_info("q", TensorProto.INT32, [P * N, m])], inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {"x": x})[0]

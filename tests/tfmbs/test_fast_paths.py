@@ -1,0 +1,242 @@
+"""The fast path's pieces (`runtime/tfmbs/fastpath.py`) and its two product engines.
+
+Every piece is held bit for bit to the plain formula it replaces (`actquant.quantize`,
+`host_ops.epilogue`, `host_ops.im2col_t`, an int64 matmul), including the corners a fast
+version gets wrong: rounding ties, the extreme level, signed zeros, several weight planes,
+Gemm's alpha, batches, several chunks on several threads. Whole artifacts run with
+`tfmbs_products=int8` and `=blas` and in replay must give identical outputs and counters,
+and equal the independent reference (`reference.py`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import tsuc
+from tsuc.errors import TsucError
+from tsuc.runtime.tfmbs import actquant, fastpath, host_ops
+
+from . import reference as ref
+
+SKIP_KEYS = {"wall_ms", "mode", "closed_form_agrees"}
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 64 elements, so that small tensors are split into many tasks."""
+    monkeypatch.setattr(fastpath, "CHUNK", 64)
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> None:
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_array_equal(a.view(np.int32) if a.dtype == np.float32 else a, b.view(np.int32) if b.dtype == np.float32 else b)
+
+
+# -- levels ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("act_trits", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_levels_equal_the_quantiser(act_trits, threads, small_chunks):
+    rng = np.random.default_rng(act_trits)
+    x = (rng.standard_normal((2, 3, 7, 9)) * 3).astype(np.float32)
+    x[0, 0, 0, :3] = [0.0, -0.0, np.float32(1e-42)]  # zeros and a subnormal
+    x[1, 2, 3, 4] = -np.abs(x).max() * 1.5  # the extreme is negative
+    q, s = fastpath.levels_i8(x, act_trits, threads)
+    want, s_want = actquant.quantize(x, act_trits)
+    assert q.dtype == np.int8 and s == s_want
+    np.testing.assert_array_equal(q, want)
+    assert np.abs(q).max() == actquant.levels(act_trits) or act_trits == 1
+
+
+def test_levels_round_ties_to_even(small_chunks):
+    # s = max|x| / 121 = 2^-4 exactly, and x = (k + 1/2) * 2^-4 divides exactly into a tie
+    k = np.arange(-120, 120)
+    x = np.concatenate([(k + 0.5) * 0.0625, [121 * 0.0625]]).astype(np.float32)
+    q, s = fastpath.levels_i8(x, 5, 2)
+    assert s == 0.0625
+    np.testing.assert_array_equal(q[:-1], np.rint(k + 0.5).astype(np.int8))  # half to even: 0.5 -> 0, 1.5 -> 2
+    np.testing.assert_array_equal(q, actquant.quantize(x, 5)[0])
+
+
+def test_levels_ties_of_a_scale_that_is_not_a_power_of_two(small_chunks):
+    """s = 363 * 2^-6 / 121 = 3 * 2^-6 exactly, and x = (k + 1/2) * s is a float32 whose
+    float64 quotient is exactly the tie k + 1/2: all round half to even."""
+    k = np.arange(-120, 120)
+    x = np.concatenate([(k + 0.5) * (3 / 64), [363 / 64]]).astype(np.float32)
+    want, s_want = actquant.quantize(x, 5)
+    assert s_want == 3 / 64
+    np.testing.assert_array_equal(want[:-1], np.rint(k + 0.5))
+    q, s_got = fastpath.levels_i8(x, 5, 2)
+    assert s_got == s_want
+    np.testing.assert_array_equal(q, want)
+
+
+def test_levels_of_zeros_and_bad_values():
+    q, s = fastpath.levels_i8(np.zeros((3, 5), np.float32), 5, 2)
+    assert s == 1.0 and not q.any()
+    with pytest.raises(TsucError, match="NaN or infinite"):
+        fastpath.levels_i8(np.array([1.0, np.nan, 2.0], np.float32), 5, 1)
+    with pytest.raises(TsucError, match="8 bits"):
+        fastpath.levels_i8(np.ones(4, np.float32), 6, 1)
+
+
+# -- epilogue ----------------------------------------------------------------------------------
+
+def _epilogue_case(P, seed, negative_zero_bias):
+    rng = np.random.default_rng(seed)
+    B, N, R = 2, 7, 33
+    q = rng.integers(-3000, 3000, (B, P, N, R)).astype(np.int32)
+    q[:, :, 0, :5] = 0  # zero products (a -0.0 after a negative scale)
+    ws = rng.standard_normal((P, N)).astype(np.float32)
+    ws[:, 0] = -np.abs(ws[:, 0])
+    bias = rng.standard_normal(N).astype(np.float32)
+    bias[0] = -0.0 if negative_zero_bias else 0.0
+    return q, ws, bias
+
+
+@pytest.mark.parametrize("P", [1, 2, 3])
+@pytest.mark.parametrize("negative_zero_bias", [False, True])
+@pytest.mark.parametrize("alpha", [1.0, -0.75])
+def test_finish_equals_the_epilogue(P, negative_zero_bias, alpha, small_chunks):
+    q, ws, bias = _epilogue_case(P, 3 + P, negative_zero_bias)
+    B, _, N, R = q.shape
+    s = 0.0123456789
+    zero_sign = fastpath.has_negative_zero(bias)
+    assert zero_sign == negative_zero_bias
+    # channel-major: q [B, P, N, R] -> out [B, N, R]
+    out = np.empty((B, N, R), np.float32)
+    fastpath.finish(q, ws, s, alpha, bias, out, channels_first=True, zero_sign=zero_sign, threads=2)
+    for b in range(B):
+        want = host_ops.epilogue([q[b, p] for p in range(P)], ws, s, alpha, bias, channels_first=True)
+        _same_bits(out[b], want)
+    # rows: q [M, P, N] (a transposed view, as the executor passes it) -> out [M, N]
+    qr = np.ascontiguousarray(q.transpose(1, 2, 0, 3).reshape(P, N, B * R)).transpose(2, 0, 1)
+    out = np.empty((B * R, N), np.float32)
+    fastpath.finish(qr, ws, s, alpha, bias, out, channels_first=False, zero_sign=zero_sign, threads=2)
+    _same_bits(out, host_ops.epilogue([qr[:, p] for p in range(P)], ws, s, alpha, bias))
+
+
+def test_skipping_the_zero_step_needs_no_negative_zero_bias():
+    """Without a -0.0 bias entry the `+ 0.0` step cannot change a bit; with one it can."""
+    q = np.zeros((1, 1, 2, 4), np.int32)
+    ws = np.array([[-1.0, 1.0]], np.float32)  # 0 * -1 = -0.0
+    for bias, differs in ((np.array([0.0, 0.0], np.float32), False), (np.array([-0.0, 0.0], np.float32), True)):
+        want = host_ops.epilogue([q[0, 0]], ws, 0.5, 1.0, bias, channels_first=True)
+        skipped = np.empty((1, 2, 4), np.float32)
+        fastpath.finish(q, ws, 0.5, 1.0, bias, skipped, channels_first=True, zero_sign=False, threads=1)
+        assert (not np.array_equal(skipped[0].view(np.int32), want.view(np.int32))) == differs
+        kept = np.empty((1, 2, 4), np.float32)
+        fastpath.finish(q, ws, 0.5, 1.0, bias, kept, channels_first=True, zero_sign=True, threads=1)
+        _same_bits(kept[0], want)
+
+
+# -- im2col and products -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("conv", [
+    {"kernel_shape": [3, 3], "strides": [1, 1], "pads": [1, 1, 1, 1], "dilations": [1, 1]},
+    {"kernel_shape": [1, 1], "strides": [2, 2], "pads": [0, 0, 0, 0], "dilations": [1, 1]},
+    {"kernel_shape": [1, 1], "strides": [1, 1], "pads": [0, 0, 0, 0], "dilations": [1, 1]},
+    {"kernel_shape": [2, 3], "strides": [2, 1], "pads": [0, 1, 2, 0], "dilations": [2, 1]},
+])
+@pytest.mark.parametrize("batch", [1, 2])
+def test_im2col_equals_the_plain_one(conv, batch, small_chunks):
+    x = np.random.default_rng(5).integers(-121, 122, (batch, 5, 8, 9)).astype(np.int8)
+    got = fastpath.im2col_t(x, conv, threads=2)
+    want = host_ops.im2col_t(x, conv["kernel_shape"], conv["strides"], conv["pads"], conv["dilations"])
+    assert got.dtype == np.int8
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("P,N,K,M", [(1, 3, 5, 1), (2, 70, 300, 17), (1, 64, 4608, 9)])
+def test_integer_products_are_exact(P, N, K, M):
+    rng = np.random.default_rng(K)
+    trits = rng.integers(-1, 2, (P, N, K)).astype(np.int8)
+    trits[0, 0] = 1  # a row of +1 against the extreme level: the largest possible sum
+    x = rng.integers(-121, 122, (K, M)).astype(np.int8)
+    x[:, 0] = 121
+    got = fastpath.IntProducts(trits, M, threads=2)(x)
+    assert got.dtype == np.int32 and got.shape == (P * N, M)
+    np.testing.assert_array_equal(got, trits.reshape(P * N, K).astype(np.int64) @ x.astype(np.int64))
+    assert got[0, 0] == 121 * K
+
+
+def test_int8_exactness_bound():
+    assert fastpath.int8_exact(4608) and fastpath.int8_exact(65000)
+    assert not fastpath.int8_exact(70000)
+    with pytest.raises(TsucError, match="overflow"):
+        fastpath.IntProducts(np.zeros((1, 2, 70000), np.int8), 1, 1)
+
+
+# -- whole artifacts ---------------------------------------------------------------------------
+
+def _model(nodes, inits, x_shape, y_shape):
+    graph = helper.make_graph(nodes, "m", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)],
+                              [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def _rand(shape, seed, scale=1.0):
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
+
+
+W_CONV, B_CONV = _rand((9, 4, 3, 3), 1), _rand((9,), 2)
+B_CONV[3] = -0.0
+W_FC, B_FC = _rand((13, 40), 3), _rand((13,), 4)
+CONV = _model([helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 0, 1, 2], strides=[2, 1])],
+              {"w": W_CONV, "b": B_CONV}, [2, 4, 7, 6], [2, 9, 4, 6])
+GEMM = _model([helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1, alpha=0.75, beta=1.5)],
+              {"w": W_FC, "b": B_FC}, [3, 40], [3, 13])
+
+
+def _expect(name, x, options):
+    o = {"quant": "twn", "w_planes": options.get("w_planes", 1), "act_trits": options.get("act_trits", 5)}
+    if name == "conv":
+        return ref.conv2d(x, W_CONV, B_CONV, strides=(2, 1), pads=(1, 0, 1, 2), **o)
+    return ref.gemm(x, W_FC, B_FC, trans_b=1, alpha=0.75, beta=1.5, **o)
+
+
+def _strip(exe):
+    out = []
+    for p in exe.profile()["segments"]:
+        if p["kind"] == "tfmbs":
+            out.append({k: v for k, v in p.items() if k not in SKIP_KEYS}
+                       | {"layers": [{k: v for k, v in layer.items() if k not in SKIP_KEYS} for layer in p["layers"]]})
+    return out
+
+
+@pytest.mark.parametrize("name,x_shape", [("conv", [2, 4, 7, 6]), ("gemm", [3, 40])])
+@pytest.mark.parametrize("options", [{}, {"w_planes": 3, "act_trits": 2}, {"act_trits": 1}, {"act_trits": 7, "w_planes": 2}])
+def test_both_engines_and_replay_agree_with_the_reference(name, x_shape, options, tmp_path):
+    path = str(tmp_path / "m.tsuc")
+    exe = tsuc.compile(CONV if name == "conv" else GEMM, target="tfmbs", output=path, options=options)
+    assert [s["kind"] for s in exe.manifest["segments"]] == ["tfmbs"]
+    x = _rand(x_shape, 7)
+    expect = _expect(name, x, options)
+    runs = {"blas": {"tfmbs_products": "blas"}, "blas1": {"tfmbs_products": "blas", "tfmbs_threads": 1},
+            "replay": {"tfmbs_mode": "replay"}, "auto": {}}
+    if options.get("act_trits", 5) <= 5:
+        runs["int8"] = {"tfmbs_products": "int8", "tfmbs_threads": 2}
+        runs["int8_1"] = {"tfmbs_products": "int8", "tfmbs_threads": 1}
+    profiles = {}
+    for key, params in runs.items():
+        exe = tsuc.load(path)
+        _same_bits(exe.run({"x": x}, **params)["y"], expect)
+        profiles[key] = _strip(exe)
+    for key in runs:
+        assert profiles[key] == profiles["replay"], key
+
+
+def test_product_parameters_are_checked(tmp_path):
+    path = str(tmp_path / "m.tsuc")
+    tsuc.compile(GEMM, target="tfmbs", output=path, options={"act_trits": 7})
+    exe = tsuc.load(path)
+    x = _rand([3, 40], 8)
+    with pytest.raises(TsucError, match="tfmbs_products=int8 does not apply to tfmbs layer .*act_trits=7"):
+        exe.run({"x": x}, tfmbs_products="int8")
+    with pytest.raises(TsucError, match="must be auto, int8 or blas"):
+        exe.run({"x": x}, tfmbs_products="gpu")
+    with pytest.raises(TsucError, match="tfmbs_threads=-1"):
+        exe.run({"x": x}, tfmbs_threads=-1)
