@@ -39,7 +39,8 @@ import numpy as np
 from tsuc.errors import TsucError
 from tsuc.runtime.tfmbs import actquant, host_ops
 
-CHUNK = 1 << 17  # elements per chunk: its float64 scratch (256 KiB) stays in L2
+CHUNK = 1 << 17  # elements per chunk: its float64 scratch (1 MiB) stays in L2
+PARALLEL_TASKS = 4  # fewer tasks than this run on the calling thread: waking a worker costs ~25 us
 INT8_MAX_ACT_TRITS = 5  # L = 121: q + 128 fits in uint8
 INT32_MAX = (1 << 31) - 1
 
@@ -73,8 +74,9 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 
 def run_tasks(tasks: Sequence[Callable[[], None]], threads: int) -> None:
-    """Run independent tasks on `threads` threads (the caller's thread is one of them)."""
-    if threads <= 1 or len(tasks) <= 1:
+    """Run independent tasks on `threads` threads (the caller's thread is one of them); a
+    few tasks run on the caller's thread alone."""
+    if threads <= 1 or len(tasks) < PARALLEL_TASKS:
         for t in tasks:
             t()
         return

@@ -209,7 +209,7 @@ def _strip(exe):
 
 @pytest.mark.parametrize("name,x_shape", [("conv", [2, 4, 7, 6]), ("gemm", [3, 40])])
 @pytest.mark.parametrize("options", [{}, {"w_planes": 3, "act_trits": 2}, {"act_trits": 1}, {"act_trits": 7, "w_planes": 2}])
-def test_both_engines_and_replay_agree_with_the_reference(name, x_shape, options, tmp_path):
+def test_both_engines_and_replay_agree_with_the_reference(name, x_shape, options, tmp_path, small_chunks):
     path = str(tmp_path / "m.tsuc")
     exe = tsuc.compile(CONV if name == "conv" else GEMM, target="tfmbs", output=path, options=options)
     assert [s["kind"] for s in exe.manifest["segments"]] == ["tfmbs"]
@@ -219,6 +219,7 @@ def test_both_engines_and_replay_agree_with_the_reference(name, x_shape, options
             "replay": {"tfmbs_mode": "replay"}, "auto": {}}
     if options.get("act_trits", 5) <= 5:
         runs["int8"] = {"tfmbs_products": "int8", "tfmbs_threads": 2}
+        runs["int8_3"] = {"tfmbs_products": "int8", "tfmbs_threads": 3}
         runs["int8_1"] = {"tfmbs_products": "int8", "tfmbs_threads": 1}
     profiles = {}
     for key, params in runs.items():
