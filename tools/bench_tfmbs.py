@@ -1,6 +1,6 @@
 """Benchmark and hand-checkable figures of the tfmbs target.
 
-    python -m tsuc.tools.bench_tfmbs [--runs 10] [--workdir DIR] [--skip-resnet]
+    python -m tsuc.tools.bench_tfmbs [--runs 10] [--workdir DIR] [--skip-resnet] [--skip-accuracy]
 
 (a) One Gemm, K=2048, N=120, batch 1, act_trits=1, w_planes=1: the frame count, cycles and
     utilisation from the simulator, next to the same numbers worked out by hand from the
@@ -11,6 +11,11 @@
     full cycle-accurate profile takes (every counter of every layer).
 (c) Weight storage in the artifact: bits per weight of the PT-5 streams, and with the
     per-layer metadata (scales, bias, TFD programs) added.
+(d) Accuracy against float onnxruntime on the same input, for a few option sets: the
+    weights' quantisation error, each fabric layer against the float64 layer with its
+    dequantised weights on the same input (what the arithmetic itself adds), the error of
+    every fabric layer's output against float as it grows with depth, the logits and the
+    softmax (compiled with every intermediate exposed, as `tsuc verify --all-layers` does).
 """
 
 from __future__ import annotations
@@ -73,7 +78,15 @@ def figure_a(workdir: str) -> None:
     print(f"  agree: {p['frames'] == frames and p['cycles'] == cycles and p['compute_cycles'] == compute}")
 
 
-def figure_b_c(workdir: str, runs: int) -> None:
+PAUSE_S = 0.15  # after each timed run: onnxruntime's own session keeps a worker spinning ~50 ms after a run
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
+
+
+def figure_b_c(workdir: str, runs: int) -> tuple[str, np.ndarray]:
     import onnxruntime as ort
 
     import tsuc
@@ -86,11 +99,14 @@ def figure_b_c(workdir: str, runs: int) -> None:
     model = random_resnet50(os.path.join(workdir, "resnet50_random.onnx"))
     print(f"(b) random-weight ResNet-50: {model} ({parameter_count(model) / 1e6:.1f} M parameters), default options")
     art = os.path.join(workdir, "r50_tfmbs.tsuc")
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "tsuc.tools.cli", "compile", model, "--target=tfmbs", "-o", art], check=True,
-                   capture_output=True)
-    cli = time.perf_counter() - t0
-    print(f"  compile, CLI (tsuc compile --target=tfmbs, incl. interpreter start and artifact load): {cli:.2f} s")
+    cli = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "tsuc.tools.cli", "compile", model, "--target=tfmbs", "-o", art], check=True,
+                       capture_output=True)
+        cli.append(time.perf_counter() - t0)
+    print(f"  compile, CLI (tsuc compile --target=tfmbs, incl. interpreter start and artifact load), 3 runs: "
+          f"{', '.join(f'{t:.2f}' for t in cli)} s")
     target = get_target("tfmbs")
     t0 = time.perf_counter()
     module, _, _, _ = lower(model, target, emit="target")
@@ -98,11 +114,7 @@ def figure_b_c(workdir: str, runs: int) -> None:
     t0 = time.perf_counter()
     emit_module(module, target, ArtifactBuilder())
     t_emit = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    lower(model, target, emit="linalg")
-    t_linalg = time.perf_counter() - t0
-    print(f"  in process: import+core passes+partition+tfmbs-lower+tfmbs-allocate {t_lower:.2f} s, emission {t_emit:.2f} s; "
-          f"the same through the --emit=linalg view {t_linalg:.2f} s")
+    print(f"  in process: import+core passes+partition+tfmbs-lower+tfmbs-allocate {t_lower:.2f} s, emission {t_emit:.2f} s")
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
@@ -116,50 +128,44 @@ def figure_b_c(workdir: str, runs: int) -> None:
         t0 = time.perf_counter()
         sess.run(None, {name: x})
         alone.append(time.perf_counter() - t0)
-    print(f"  onnxruntime float alone (before any tsuc session exists), median of {runs}: {statistics.median(alone) * 1e3:.0f} ms")
+    print(f"  onnxruntime float alone (before any tsuc session exists), median of {runs}: {statistics.median(alone) * 1e3:.1f} ms")
+    time.sleep(PAUSE_S)
+    t0 = time.perf_counter()
     exe = tsuc.load(art)
-    ref = sess.run(None, {name: x})[0]
-    ours = exe.run({name: x})[exe.outputs[0].name]
-    rel = float(np.linalg.norm(ours - ref) / np.linalg.norm(ref))
-    print(f"  output vs float onnxruntime: relative L2 error {rel:.3f}, top-1 agrees: {int(ours.argmax()) == int(ref.argmax())}")
+    t_load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    exe.run({name: x})
+    t_first = time.perf_counter() - t0
+    print(f"  tsuc.load {t_load * 1e3:.0f} ms; first run {t_first * 1e3:.0f} ms (unpacks the PT-5 weights and builds "
+          f"the integer-product sessions)")
     tf = [e for e in exe.executors if e.spec["kind"] == "tfmbs"]
     for _ in range(2):
-        sess.run(None, {name: x})
         exe.run({name: x})
     t_ort, t_tsuc, t_prof = [], [], []
     for _ in range(runs):
+        time.sleep(PAUSE_S)
         t0 = time.perf_counter()
         sess.run(None, {name: x})
         t_ort.append(time.perf_counter() - t0)
+        time.sleep(PAUSE_S)
         t0 = time.perf_counter()
         exe.run({name: x})
         t_tsuc.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
         for e in tf:  # recompute every counter of every layer from scratch
             e._profile_cache = None
-            e.profile()
+        t0 = time.perf_counter()
+        exe.profile()
         t_prof.append(time.perf_counter() - t0)
     m_ort, m_tsuc, m_prof = (statistics.median(v) * 1e3 for v in (t_ort, t_tsuc, t_prof))
     segs = exe.profile()["segments"]
     fab_ms = sum(s["wall_ms"] for s in segs if s["kind"] == "tfmbs")
     host_ms = sum(s["wall_ms"] for s in segs if s["kind"] != "tfmbs")
-    print(f"  run, median of {runs} interleaved (the artifact's ~50 host onnxruntime sessions spin after each run and "
-          f"slow both sides): onnxruntime float {m_ort:.0f} ms; tsuc tfmbs artifact {m_tsuc:.0f} ms "
-          f"(ratio {m_tsuc / m_ort:.2f}x; includes the profile, which the runtime computes after every run); "
-          f"last run: {fab_ms:.0f} ms in {len(tf)} tfmbs segments, {host_ms:.0f} ms in {len(segs) - len(tf)} host segments")
-    nospin = _without_ort_spinning(art)
-    t_ort2, t_ns = [], []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        sess.run(None, {name: x})
-        t_ort2.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        nospin.run({name: x})
-        t_ns.append(time.perf_counter() - t0)
-    m_ort2, m_ns = statistics.median(t_ort2) * 1e3, statistics.median(t_ns) * 1e3
-    print(f"  the same with the host segments' onnxruntime sessions not spinning (session.intra_op.allow_spinning=0, "
-          f"a runtime/host.py setting): onnxruntime float {m_ort2:.0f} ms, tsuc {m_ns:.0f} ms, ratio {m_ns / m_ort2:.2f}x")
-    print(f"  full cycle-accurate profile (all {sum(len(e.layers) for e in tf)} layers, every counter): {m_prof:.0f} ms")
+    print(f"  run, median of {runs} interleaved ({PAUSE_S * 1e3:.0f} ms pause before each: onnxruntime's session spins "
+          f"a worker ~50 ms after its runs): onnxruntime float {m_ort:.1f} ms; tsuc tfmbs artifact {m_tsuc:.1f} ms "
+          f"(ratio {m_tsuc / m_ort:.2f}x; min {min(t_tsuc) * 1e3:.1f} vs {min(t_ort) * 1e3:.1f} ms); {_load()}")
+    print(f"  last run: {fab_ms:.1f} ms in {len(tf)} tfmbs segments, {host_ms:.1f} ms in {len(segs) - len(tf)} host segments")
+    print(f"  full cycle-accurate profile after a run (exe.profile(), every counter of all {sum(len(e.layers) for e in tf)} "
+          f"layers recomputed): {m_prof:.0f} ms")
     total = exe.profile()["total"]
     print(f"  fabric: {total['cycles']:,} cycles = {total['fabric_ms']:.1f} ms at 250 MHz, "
           f"{total['energy_j'] * 1e3:.2f} mJ, compute {total['compute_cycles']:,}, burst wait {total['burst_wait_cycles']:,}")
@@ -167,7 +173,7 @@ def figure_b_c(workdir: str, runs: int) -> None:
     print("(c) weight storage in the ResNet-50 artifact")
     weights = stream = meta = 0
     for e in tf:
-        for layer, entry in zip(e.layers, e.spec["config"]["layers"]):
+        for layer in e.layers:
             p = layer.plan
             weights += p.w_planes * p.n * p.k
             stream += layer.stream.nbytes
@@ -175,37 +181,99 @@ def figure_b_c(workdir: str, runs: int) -> None:
     print(f"  {weights:,} ternary weights in {stream:,} bytes of PT-5: {8 * stream / weights:.4f} bit/weight; "
           f"with scales, bias and TFD programs ({meta:,} bytes): {8 * (stream + meta) / weights:.4f} bit/weight; "
           f"artifact file {os.path.getsize(art):,} bytes (host segments' float weights included)")
+    return model, x
 
 
-def _without_ort_spinning(art: str):
-    """The artifact loaded with host sessions whose worker threads sleep between runs.
+ACCURACY_OPTIONS = [{}, {"w_planes": 2}, {"w_planes": 5, "act_trits": 9}]
 
-    Measures what one onnxruntime session option in the host executor changes: 50-odd host
-    sessions keep their intra-op threads spinning after each run, on the cores the fabric
-    simulator's numpy products need next."""
-    import onnxruntime as ort
 
-    import tsuc
-    import tsuc.runtime.host as host
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
-    original = host.make_session
 
-    def make_session(model_bytes, initializers, threads=0):
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.log_severity_level = 3
-        names = list(initializers)
-        values = [ort.OrtValue.ortvalue_from_numpy(initializers[n]) for n in names]
-        if names:
-            opts.add_external_initializers(names, values)
-        return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"]), values
+def _float_weights(node, inits: dict[str, np.ndarray]) -> np.ndarray:
+    """W[N, K] of a Conv, Gemm or MatMul node, as the fabric layer sees it."""
+    w = inits[node.input[1]].astype(np.float64)
+    if node.op_type == "Conv":
+        return w.reshape(w.shape[0], -1)
+    if node.op_type == "Gemm":
+        trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
+        return w if trans_b else w.T
+    return w.T  # MatMul: B[K, N]
 
-    host.make_session = make_session
-    try:
-        return tsuc.load(art)
-    finally:
-        host.make_session = original
+
+def _dequantised_layer(layer, x: np.ndarray) -> np.ndarray:
+    """The layer in float64 with its dequantised weights (sum_p scale_p * trits_p) on input x."""
+    from tsuc.runtime.tfmbs.host_ops import im2col
+
+    wd = np.einsum("pn,pnk->nk", layer.scales.astype(np.float64), layer.trits.astype(np.float64))
+    x = np.asarray(x, np.float64)
+    if layer.conv is not None:
+        c = layer.conv
+        y = im2col(x, c["kernel_shape"], c["strides"], c["pads"], c["dilations"]) @ wd.T
+        b, n, oh, ow = layer.out_shape
+        y = y * layer.alpha + layer.bias.astype(np.float64)
+        return y.reshape(b, oh, ow, n).transpose(0, 3, 1, 2)
+    return (x.reshape(-1, layer.plan.k) @ wd.T * layer.alpha + layer.bias.astype(np.float64)).reshape(layer.out_shape)
+
+
+def figure_d(model: str, x: np.ndarray, workdir: str) -> None:
+    """Accuracy against float onnxruntime, layer by layer (is the error a bug or the network?)."""
+    from tsuc.compiler.driver import compile_model
+    from tsuc.compiler.frontends.onnx_import import load_onnx, prepare
+    from tsuc.tools.verify import reference_session
+
+    graph = prepare(load_onnx(model), model, {}).graph
+    labels = {}  # tensor name -> exposed output name of its producer
+    nodes = {}
+    for index, node in enumerate(graph.node):
+        label = node.name or f"{node.op_type}_{index}"
+        nodes[label] = node
+        for k, out in enumerate(node.output):
+            labels[out] = f"{label}#{k}"
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    sess = reference_session(prepare(load_onnx(model), model, {}), [o for n in graph.node for o in n.output])
+    name = sess.get_inputs()[0].name
+    ref = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {name: x})))
+    out_name = graph.output[0].name
+    softmax = next((n for n in graph.node if n.op_type == "Softmax" and n.output[0] == out_name), None)
+    print("(d) accuracy against float onnxruntime on the same input (relative L2 error ||ours - float|| / ||float||)")
+    if softmax is not None:
+        logits = ref[softmax.input[0]].ravel()
+        top = np.sort(logits)[::-1]
+        print(f"  float logits: std {logits.std():.1f}, max {top[0]:.1f}, gap between the top two {top[0] - top[1]:.2f}; "
+              f"softmax max probability {ref[out_name].max():.4f}: the softmax is one-hot, so a top-1 flip alone makes "
+              f"its error sqrt(2) = 1.414")
+    for options in ACCURACY_OPTIONS:
+        label = " ".join(f"{k}={v}" for k, v in options.items()) or "defaults (w_planes=1 act_trits=5)"
+        exe = compile_model(model, target="tfmbs", output=os.path.join(workdir, "r50_all_layers.tsuc"), options=options,
+                            expose_all=True)
+        ours = exe.run({name: x})
+        layers = [layer for e in exe.executors if e.spec["kind"] == "tfmbs" for layer in e.layers]
+        growth, local, weight = [], [], []
+        for layer in layers:
+            node = nodes[layer.plan.name]
+            y = ours[labels[node.output[0]]]
+            growth.append(_rel(y, ref[node.output[0]]))
+            src = node.input[0]
+            x_in = x if src == name else ours[labels[src]]
+            local.append(_rel(y, _dequantised_layer(layer, x_in)))
+            w = _float_weights(node, inits)
+            wd = np.einsum("pn,pnk->nk", layer.scales.astype(np.float64), layer.trits.astype(np.float64))
+            weight.append(_rel(wd, w))
+        step = max(1, len(layers) // 9)
+        picks = list(range(0, len(layers) - 1, step)) + [len(layers) - 1]
+        print(f"  {label}:")
+        print(f"    weights: quantisation error ||W_q - W|| / ||W|| mean {np.mean(weight):.3f} (min {min(weight):.3f}, "
+              f"max {max(weight):.3f}); every fabric layer against the float64 layer with its dequantised weights on the same "
+              f"input: at most {max(local):.1e} (the activations' rounding)")
+        print("    error of the fabric layers' outputs against float, growing with depth: " +
+              ", ".join(f"{layers[i].plan.name} {growth[i]:.3f}" for i in picks))
+        if softmax is not None:
+            lg, sm = ours[labels[softmax.input[0]]], ours[out_name]
+            print(f"    logits (softmax input): {_rel(lg, ref[softmax.input[0]]):.3f}; softmax output: {_rel(sm, ref[out_name]):.3f}; "
+                  f"top-1 {int(sm.argmax())} vs float {int(ref[out_name].argmax())}")
 
 
 def main() -> None:
@@ -213,11 +281,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "tsuc-bench"))
     parser.add_argument("--skip-resnet", action="store_true")
+    parser.add_argument("--skip-accuracy", action="store_true", help="leave out (d), the layer-by-layer accuracy (three compiles)")
     args = parser.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     figure_a(args.workdir)
     if not args.skip_resnet:
-        figure_b_c(args.workdir, args.runs)
+        model, x = figure_b_c(args.workdir, args.runs)
+        if not args.skip_accuracy:
+            figure_d(model, x, args.workdir)
 
 
 if __name__ == "__main__":
