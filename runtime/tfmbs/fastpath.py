@@ -174,6 +174,9 @@ def finish(q: np.ndarray, wscales: np.ndarray, act_scale: float, alpha: float, b
     P = q.shape[1]
     ws = np.asarray(wscales, np.float64)
     b = np.asarray(bias, np.float64)
+    bits = np.asarray(bias, np.float32).view(np.int32)
+    uniform = bits.size > 0 and bool(np.all(bits == bits[0]))  # one bias value (e.g. none, all +0.0)
+    b0 = np.float64(b[0]) if uniform else None
     if channels_first:
         ws, b = ws[:, :, None], b[:, None]
         batch, n, r = out.shape
@@ -203,7 +206,10 @@ def finish(q: np.ndarray, wscales: np.ndarray, act_scale: float, alpha: float, b
             y *= s64
             if alpha != 1.0:
                 y *= a64
-            y += b[ns]
+            if uniform:  # adding one scalar is the same sum, and 3x faster than broadcasting a column
+                y += b0
+            else:
+                y += b[ns]
             np.copyto(dst, y, casting="same_kind")  # rounded once to float32
         return run
 

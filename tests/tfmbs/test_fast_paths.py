@@ -84,27 +84,34 @@ def test_levels_of_zeros_and_bad_values():
 
 # -- epilogue ----------------------------------------------------------------------------------
 
-def _epilogue_case(P, seed, negative_zero_bias):
+BIASES = {  # the kinds of bias `finish` treats differently
+    "random": lambda rng, n: rng.standard_normal(n).astype(np.float32),
+    "random_with_negative_zero": lambda rng, n: np.concatenate([[-0.0], rng.standard_normal(n - 1)]).astype(np.float32),
+    "zeros": lambda rng, n: np.zeros(n, np.float32),  # one value: added as a scalar
+    "negative_zeros": lambda rng, n: np.full(n, -0.0, np.float32),
+    "constant": lambda rng, n: np.full(n, 0.3, np.float32),
+}
+
+
+def _epilogue_case(P, seed, bias_kind):
     rng = np.random.default_rng(seed)
     B, N, R = 2, 7, 33
     q = rng.integers(-3000, 3000, (B, P, N, R)).astype(np.int32)
     q[:, :, 0, :5] = 0  # zero products (a -0.0 after a negative scale)
     ws = rng.standard_normal((P, N)).astype(np.float32)
     ws[:, 0] = -np.abs(ws[:, 0])
-    bias = rng.standard_normal(N).astype(np.float32)
-    bias[0] = -0.0 if negative_zero_bias else 0.0
-    return q, ws, bias
+    return q, ws, BIASES[bias_kind](rng, N)
 
 
 @pytest.mark.parametrize("P", [1, 2, 3])
-@pytest.mark.parametrize("negative_zero_bias", [False, True])
+@pytest.mark.parametrize("bias_kind", sorted(BIASES))
 @pytest.mark.parametrize("alpha", [1.0, -0.75])
-def test_finish_equals_the_epilogue(P, negative_zero_bias, alpha, small_chunks):
-    q, ws, bias = _epilogue_case(P, 3 + P, negative_zero_bias)
+def test_finish_equals_the_epilogue(P, bias_kind, alpha, small_chunks):
+    q, ws, bias = _epilogue_case(P, 3 + P, bias_kind)
     B, _, N, R = q.shape
     s = 0.0123456789
     zero_sign = fastpath.has_negative_zero(bias)
-    assert zero_sign == negative_zero_bias
+    assert zero_sign == ("negative_zero" in bias_kind)
     # channel-major: q [B, P, N, R] -> out [B, N, R]
     out = np.empty((B, N, R), np.float32)
     fastpath.finish(q, ws, s, alpha, bias, out, channels_first=True, zero_sign=zero_sign, threads=2)
