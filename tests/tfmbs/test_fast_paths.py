@@ -38,9 +38,10 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> None:
 
 @pytest.mark.parametrize("act_trits", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_levels_equal_the_quantiser(act_trits, threads, small_chunks):
+@pytest.mark.parametrize("magnitude", [3.0, 1e-37])  # 1e-37: 1/s overflows float32, only float64 divides
+def test_levels_equal_the_quantiser(act_trits, threads, magnitude, small_chunks):
     rng = np.random.default_rng(act_trits)
-    x = (rng.standard_normal((2, 3, 7, 9)) * 3).astype(np.float32)
+    x = (rng.standard_normal((2, 3, 7, 9)) * magnitude).astype(np.float32)
     x[0, 0, 0, :3] = [0.0, -0.0, np.float32(1e-42)]  # zeros and a subnormal
     x[1, 2, 3, 4] = -np.abs(x).max() * 1.5  # the extreme is negative
     q, s = fastpath.levels_i8(x, act_trits, threads)
@@ -70,6 +71,27 @@ def test_levels_ties_of_a_scale_that_is_not_a_power_of_two(small_chunks):
     np.testing.assert_array_equal(want[:-1], np.rint(k + 0.5))
     q, s_got = fastpath.levels_i8(x, 5, 2)
     assert s_got == s_want
+    np.testing.assert_array_equal(q, want)
+
+
+@pytest.mark.parametrize("top", [3.3, 0.71, 1234.5])
+def test_levels_next_to_half_levels(top, small_chunks):
+    """x a few float32 ulps from (k + 1/2) * s, for every k: the float32 quotient lands on the
+    wrong side of some of these, and those must come out as the float64 division says."""
+    s = float(np.float32(top)) / 121
+    half = np.concatenate([(np.arange(-121, 121) + 0.5) * s]).astype(np.float32)
+    x = [half]
+    for steps in (1, 2, 3):
+        up, down = half.copy(), half.copy()
+        for _ in range(steps):
+            up, down = np.nextafter(up, np.float32(np.inf)), np.nextafter(down, np.float32(-np.inf))
+        x += [up, down]
+    x = np.concatenate(x + [np.array([top], np.float32)])
+    want, s_want = actquant.quantize(x, 5)
+    assert s_want == s
+    inv = np.float32(1.0 / s)
+    assert np.any(np.rint(x * inv) != want)  # the float32 quotient alone would be wrong here
+    q, s_got = fastpath.levels_i8(x, 5, 2)
     np.testing.assert_array_equal(q, want)
 
 
