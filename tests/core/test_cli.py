@@ -122,3 +122,17 @@ def test_xdsl_opt_sees_our_passes():
 
     universe = Universe.get_multiverse()
     assert "tsuc-partition" in universe.all_passes and "onnx" in universe.all_dialects
+
+
+def test_verify_all_layers_names_the_first_diverging_node(tmp_path):
+    """A quantising target diverges from float at its first layer; verify must say which."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("quickstart", os.path.join(os.path.dirname(__file__), "..", "..", "examples", "quickstart.py"))
+    quickstart = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quickstart)
+    model = quickstart.build_cnn(str(tmp_path / "cnn.onnx"))
+    proc = tsuc("verify", model, "--target", "tfmbs", "--input-shape", "image=1x3x32x32", "--all-layers")
+    assert_one_line_error(proc, "first divergence at node 'conv1' (Conv)")
+    proc = tsuc("verify", model, "--target", "cpu", "--input-shape", "image=1x3x32x32", "--all-layers")
+    assert proc.returncode == 0, proc.stderr
