@@ -8,11 +8,9 @@ computed, so this module computes it the fastest exact way it can:
 - **levels** (`levels_i8`): q = rint(fl64(x / s)) as int8, for act_trits <= 5 (|q| <= 121),
   in cache-sized chunks spread over threads. No clip is needed: with s = fl(M / L) and
   M = max|x|, |x| / s <= M / s = L / (1 + d) with |d| <= 2^-53, so fl(|x| / s) < L + 1/2
-  and rint gives at most L. The quotient is first taken in float32, t = fl32(x * fl32(1/s)),
-  which is within |x/s| * 1.2e-7 + 2^-150 < 1.5e-5 of fl64(x / s) (three roundings of at
-  most 2^-24 relative, |x/s| <= 121); where t is further than 2^-14 from a half-integer,
-  rint(t) is rint(fl64(x / s)) (both lie strictly inside the same unit interval around it).
-  The few elements nearer than that (about 1 in 8000) are divided again in float64.
+  and rint gives at most L. (A float32 quotient with the ties re-divided in float64 was
+  tried: fewer float64 passes, but no faster inside a whole model, where these passes wait
+  on memory, not on arithmetic.)
 - **products** (`IntProducts`): Q for every weight plane at once, by onnxruntime's 8-bit
   integer GEMM (`MatMulInteger`, uint8 trits + 1 with zero point 1 against the int8 levels,
   im2col'ed for a convolution), channel-major. Integer arithmetic in int32: exact while
@@ -47,7 +45,6 @@ CHUNK = 1 << 17  # elements per chunk: its float64 scratch (1 MiB) stays in L2
 PARALLEL_TASKS = 4  # fewer tasks than this run on the calling thread: waking a worker costs ~25 us
 INT8_MAX_ACT_TRITS = 5  # L = 121: q + 128 fits in uint8
 INT32_MAX = (1 << 31) - 1
-NEAR_HALF = np.float32(0.5 - 2.0 ** -14)  # float32 quotients this near a tie are divided again in float64
 
 
 def cpu_threads() -> int:
@@ -127,33 +124,17 @@ def levels_i8(x: np.ndarray, act_trits: int, threads: int) -> tuple[np.ndarray, 
         run_tasks([extremes(i, a, b) for i, (a, b) in enumerate(spans)], threads)
         s = actquant.scale_from_extremes(np.max(hi), np.min(lo), act_trits)  # NaN propagates
     s64 = np.float64(s)
-    with np.errstate(over="ignore", divide="ignore"):
-        inv = np.float32(1.0 / s64)
-    fast32 = bool(np.isfinite(inv)) and inv >= np.finfo(np.float32).tiny  # a normal float32 reciprocal
 
     def task(a: int, b: int) -> Callable[[], None]:
         def run() -> None:
             if act_trits == 1:  # q = sign(x)
                 np.sign(flat[a:b], out=out[a:b], casting="unsafe")
                 return
-            if not fast32:
-                buf = scratch(b - a)
-                np.copyto(buf, flat[a:b])  # exact
-                buf /= s64
-                np.rint(buf, out=buf)
-                np.copyto(out[a:b], buf, casting="unsafe")  # |q| <= 121: exact
-                return
-            t = scratch(b - a, 0, np.float32)
-            r = scratch(b - a, 1, np.float32)
-            np.multiply(flat[a:b], inv, out=t)
-            np.rint(t, out=r)
-            np.copyto(out[a:b], r, casting="unsafe")
-            t -= r  # exact: the distance to the nearest integer
-            np.abs(t, out=t)
-            near = np.flatnonzero(t >= NEAR_HALF)
-            if near.size:
-                near += a
-                out[near] = np.rint(flat[near].astype(np.float64) / s64)
+            buf = scratch(b - a)
+            np.copyto(buf, flat[a:b])  # exact
+            buf /= s64
+            np.rint(buf, out=buf)
+            np.copyto(out[a:b], buf, casting="unsafe")  # |q| <= 121: exact
         return run
 
     run_tasks([task(a, b) for a, b in spans], threads)

@@ -76,8 +76,8 @@ def test_levels_ties_of_a_scale_that_is_not_a_power_of_two(small_chunks):
 
 @pytest.mark.parametrize("top", [3.3, 0.71, 1234.5])
 def test_levels_next_to_half_levels(top, small_chunks):
-    """x a few float32 ulps from (k + 1/2) * s, for every k: the float32 quotient lands on the
-    wrong side of some of these, and those must come out as the float64 division says."""
+    """x a few float32 ulps from (k + 1/2) * s, for every k: a float32 quotient would land on
+    the wrong side of some of these; they must come out as the float64 division says."""
     s = float(np.float32(top)) / 121
     half = np.concatenate([(np.arange(-121, 121) + 0.5) * s]).astype(np.float32)
     x = [half]
