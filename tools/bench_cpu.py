@@ -21,6 +21,30 @@ import time
 import numpy as np
 
 
+def iree_compile_time(model: str, workdir: str) -> float | None:
+    """IREE's import + compile of the same model, when IREE is installed.
+
+    IREE's ONNX importer wants a recent opset, so the model is first brought to opset 17 with
+    onnx's version converter (not timed); then `iree-import-onnx` and `iree-compile` are timed.
+    """
+    import shutil
+
+    if not (shutil.which("iree-import-onnx") and shutil.which("iree-compile")):
+        return None
+    import onnx
+    import onnx.version_converter
+
+    converted = os.path.join(workdir, "resnet50_random_op17.onnx")
+    if not os.path.exists(converted):
+        onnx.save(onnx.version_converter.convert_version(onnx.load(model), 17), converted)
+    mlir, vmfb = os.path.join(workdir, "r50.mlir"), os.path.join(workdir, "r50.vmfb")
+    t0 = time.perf_counter()
+    subprocess.run(["iree-import-onnx", converted, "-o", mlir], check=True, capture_output=True)
+    subprocess.run(["iree-compile", mlir, "--iree-hal-target-backends=llvm-cpu", "--iree-llvmcpu-target-cpu=host", "-o", vmfb],
+                   check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30)
@@ -51,6 +75,11 @@ def main() -> None:
     print(f"compile (tsuc compile --target=cpu, CLI incl. interpreter start): {min(times):.2f} s (runs: {', '.join(f'{t:.2f}' for t in times)})")
     print(f"compile (tsuc.compile in process): {in_process:.2f} s")
     print(f"artifacts byte-identical across two compiles: {identical}")
+    iree = iree_compile_time(model, args.workdir)
+    if iree is not None:
+        print(f"anchor, IREE (iree-import-onnx + iree-compile --iree-hal-target-backends=llvm-cpu) on the same model: {iree:.2f} s")
+    else:
+        print("anchor, IREE: not measured (iree-import-onnx / iree-compile not on PATH; pip install iree-base-compiler)")
 
     exe = tsuc.load(arts[0])
     opts = ort.SessionOptions()
