@@ -101,7 +101,10 @@ class ArtifactReader:
             raise ArtifactError(f"{path}: not a tsuc artifact ({MANIFEST} is not its first member)")
         seen: set[str] = set()
         for info in infos:
-            check_member_name(info.filename)
+            try:
+                check_member_name(info.filename)
+            except ArtifactError as e:
+                raise ArtifactError(f"{path}: {e}") from None
             if info.filename in seen:
                 raise ArtifactError(f"{path}: member {info.filename!r} appears twice")
             seen.add(info.filename)
