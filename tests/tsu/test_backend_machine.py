@@ -14,12 +14,7 @@ from tsuc.tsu.stats import exact_boltzmann, g_test, state_index
 ALPHA = 1e-3  # significance level of the G-tests (fixed seeds: deterministic outcomes)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def integer_problem(n: int, density: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,13 +10,7 @@ from tsuc.nn import ThermodynamicAttention, TSUBinaryLayer, TSUGaussianNoise
 from tsuc.nn.thermo import thermodynamic_weights
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The test machine is shared; one intra-op thread avoids spin contention."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def z_scores(freq: torch.Tensor, p: torch.Tensor, n: int) -> torch.Tensor:

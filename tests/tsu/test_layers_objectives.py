@@ -14,12 +14,7 @@ from tsuc.nn import ContrastiveDivergence, InfoNCE, ScoreMatching
 from tsuc.nn.objectives import IsingEnergy
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def gaussian_data(n: int = 4096) -> torch.Tensor:
