@@ -150,6 +150,21 @@ def expose_all_values(module: ModuleOp) -> None:
 
 
 OP_COUNTS = "tsuc.op_counts"
+NOTES = "tsuc.notes"
+
+
+def record_fallback_notes(module: ModuleOp, target: Target) -> None:
+    """Note every op of a kind the target accelerates that still lands on the host, and why."""
+    from xdsl.dialects.builtin import ArrayAttr, StringAttr
+
+    from tsuc.compiler.onnx_export import node_name
+
+    if not target.accelerates:
+        return
+    notes = [f"{node_name(op) or op.name} ({op.name.split('.', 1)[-1]}) stays on the host: {target.unsupported_reason(op)}"
+             for op in main_function(module).body.block.ops if op.name in target.accelerates and not target.supports(op)]
+    if notes:
+        module.attributes[NOTES] = ArrayAttr([StringAttr(n) for n in notes])
 
 
 def record_op_counts(module: ModuleOp) -> None:
@@ -192,6 +207,7 @@ def lower(model: Any, target: Target, input_shapes: dict[str, list[int]] | None 
     if emit == "core":
         return module, name, provenance, print_ir(module, debuginfo)
     if is_model:
+        record_fallback_notes(module, target)
         partition_module(module, target)
         record_op_counts(module)
         HostLegalizePass().apply(ctx, module)
@@ -223,6 +239,8 @@ def compile_model(model: Any, target: str | Target = "cpu", output: str | None =
         "provenance": provenance,
     }
     manifest.update(graph)
+    if NOTES in module.attributes:
+        manifest["notes"] = [n.data for n in module.attributes[NOTES].data]  # type: ignore[attr-defined]
     if output is None:
         fd, path = tempfile.mkstemp(suffix=".tsuc")
         os.close(fd)

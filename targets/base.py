@@ -72,6 +72,9 @@ class Target:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     options: ClassVar[tuple[Option, ...]] = ()
+    accelerates: ClassVar[frozenset[str]] = frozenset()
+    """Core op names this target runs when their conditions hold; any of them left on the host
+    is reported as a compile note with `unsupported_reason`."""
     emit_after: ClassVar[str | None] = None
     """The stage whose IR `emit_segment` reads; later stages are views for `--emit` only
     (None: the last stage)."""

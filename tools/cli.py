@@ -99,6 +99,11 @@ def compile(model: str, target: str, output: str | None, options: tuple[str, ...
                        + [f"--input-shape {s}" for s in input_shapes])
     with _progress(f"compiling {os.path.basename(model)} for {target}"):
         exe = compile_model(model, target=tgt, output=out, input_shapes=shapes, input_format=input_format, command=command)
+    notes = exe.manifest.get("notes", [])
+    for note in notes[:5]:
+        click.echo(f"note: {note}", err=True)
+    if len(notes) > 5:
+        click.echo(f"note: ... and {len(notes) - 5} more (tsuc inspect lists them all)", err=True)
     stats = exe.manifest["op_stats"]
     by = ", ".join(f"{k}: {v}" for k, v in stats.get("by_target", {}).items())
     click.echo(f"wrote {out} ({os.path.getsize(out):,} bytes; {len(exe.manifest['segments'])} segment(s); ops {by})")
@@ -280,6 +285,8 @@ def inspect(artifact: str, as_json: bool) -> None:
         if callable(describe):
             for line in describe(seg):
                 click.echo(f"    {line}")
+    for note in m.get("notes", []):
+        click.echo(f"note: {note}")
     stats = m.get("op_stats", {})
     click.echo(f"op statistics: {stats.get('total', 0)} ops; " + ", ".join(f"{k}: {v}" for k, v in stats.get("by_target", {}).items()))
     size = sum(e["size"] for e in m["members"].values())

@@ -20,6 +20,7 @@ from tsuc.targets.tfmbs.layers import layer_info
 
 class TfmbsTarget(Target):
     name = "tfmbs"
+    accelerates = frozenset({"onnx.Gemm", "onnx.MatMul", "onnx.Conv"})
     emit_after = "target"  # `linalg` is a view for --emit=linalg; emission reads the tfmbs form
     description = "Ternary Fabric: MatMul/Gemm/Conv with constant weights as ternary GEMV frames (PT-5, TFD programs)"
     options = (
