@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 import tsuc
 from tsuc.errors import TsucError
 from tsuc.runtime.tfmbs import actquant, fastpath, host_ops
 
 from . import reference as ref
+from tests.tfmbs.models import one_graph_model as _model, rand as _rand  # noqa: E402
 
 SKIP_KEYS = {"wall_ms", "mode", "closed_form_agrees"}
 
@@ -199,17 +200,6 @@ def test_int8_exactness_bound():
 
 
 # -- whole artifacts ---------------------------------------------------------------------------
-
-def _model(nodes, inits, x_shape, y_shape):
-    graph = helper.make_graph(nodes, "m", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)],
-                              [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-
-
-def _rand(shape, seed, scale=1.0):
-    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
-
 
 W_CONV, B_CONV = _rand((9, 4, 3, 3), 1), _rand((9,), 2)
 B_CONV[3] = -0.0

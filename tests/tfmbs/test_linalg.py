@@ -1,25 +1,14 @@
 """`tfmbs-to-linalg` output parses and verifies in upstream MLIR (the torch-mlir wheel's bindings)."""
 
-import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 ir = pytest.importorskip("torch_mlir.ir", reason="upstream MLIR bindings need `pip install tsuc[mlir]` (torch-mlir)")
 
 from tsuc.compiler.driver import lower, make_context, print_ir  # noqa: E402
 from tsuc.targets.registry import get_target  # noqa: E402
 from tsuc.targets.tfmbs.to_linalg import TfmbsOutlinePass  # noqa: E402
-
-
-def _model(nodes, inits, x_shape, y_shape):
-    graph = helper.make_graph(nodes, "m", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)],
-                              [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-
-
-def _rand(shape, seed):
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+from tests.tfmbs.models import one_graph_model as _model, rand as _rand  # noqa: E402
 
 
 MODELS = {

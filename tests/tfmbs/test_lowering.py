@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 import tsuc
 from tsuc.errors import TsucError
@@ -11,17 +11,7 @@ from tsuc.runtime.tfmbs.schedule import LayerPlan
 from tsuc.runtime.tfmbs.tfd import TFD, exec_hints
 from tsuc.targets.registry import get_target
 from tsuc.targets.tfmbs.allocate import allocate
-
-
-def _model(nodes, inits, x_shape, y_shape):
-    graph = helper.make_graph(nodes, "m", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)],
-                              [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-
-
-def _rand(shape, seed):
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+from tests.tfmbs.models import one_graph_model as _model, rand as _rand  # noqa: E402
 
 
 def _independent_tfds(plan, cfg):
