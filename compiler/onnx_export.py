@@ -10,7 +10,6 @@ artifact stores them (as `.npy` members).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import onnx
@@ -207,7 +206,3 @@ def evaluate_node(op: Operation, inputs: list[np.ndarray], store: BlobStore | No
     feeds = {f"i{k}": a for k, a in enumerate(inputs)}
     evaluator = ReferenceEvaluator(node)
     return [np.asarray(x) for x in evaluator.run(None, feeds)]
-
-
-def _unused(*_: Any) -> None:  # keep linters quiet about helper imports used by callers
-    return None

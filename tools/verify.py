@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import onnx
 
-from tsuc.errors import TsucError
 
 
 @dataclass
@@ -102,5 +101,3 @@ def verify_model(path: str, target: str, options: dict[str, Any], input_shapes: 
     report.lines.append(f"{os.path.basename(path)}: all {len(pairs)} intermediate tensors match onnxruntime (rtol {rtol}, atol {atol})")
     return report
 
-
-_ = TsucError

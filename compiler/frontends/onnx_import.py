@@ -81,11 +81,9 @@ def prepare(model: ModelProto, where: str, input_shapes: dict[str, list[int]] | 
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is None:
         raise UnsupportedError(f"{where}: the model imports no default-domain opset")
-    others = sorted({o.domain for o in model.opset_import if o.domain not in ("", "ai.onnx")})
     used_other = sorted({n.domain for n in model.graph.node if n.domain not in ("", "ai.onnx")})
     if used_other:
         raise UnsupportedError(f"{where}: ops from domain(s) {', '.join(used_other)} are not supported (only the default ONNX domain)")
-    del others
     if opset < 7:
         _fix_legacy_prelu(model)
     if opset != OPSET:

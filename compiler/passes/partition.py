@@ -80,7 +80,7 @@ def _outline(block: Block, name: str, label: str, ops: list[Operation], position
     constants: list[Operation] = []
     seen: set[SSAValue] = set()
     for op in ops:
-        for v in _all_operands(op):
+        for v in op.operands:  # onnx ops hold no regions: subgraphs are blobs
             if v in defined or v in seen:
                 continue
             seen.add(v)
@@ -89,7 +89,7 @@ def _outline(block: Block, name: str, label: str, ops: list[Operation], position
                 constants.append(owner)
             else:
                 inputs.append(v)
-    outputs = [r for op in ops for r in op.results if any(u.operation not in inside and not _nested_in(u.operation, inside) for u in r.uses)]
+    outputs = [r for op in ops for r in op.results if any(u.operation not in inside for u in r.uses)]
     body = Block(arg_types=[v.type for v in inputs])
     mapping: dict[SSAValue, SSAValue] = dict(zip(inputs, body.args))
     for const in constants:
@@ -101,7 +101,7 @@ def _outline(block: Block, name: str, label: str, ops: list[Operation], position
         body.add_op(op)
     for old, new in mapping.items():
         for use in list(old.uses):
-            if use.operation in inside or _nested_in(use.operation, inside):
+            if use.operation in inside:
                 use.operation.operands[use.index] = new
     body.add_op(YieldOp(outputs))
     seg = SegmentOp(name, label, inputs, [v.type for v in outputs], Region(body))
@@ -112,27 +112,9 @@ def _outline(block: Block, name: str, label: str, ops: list[Operation], position
     for old, new in zip(outputs, seg.outs):
         for use in list(old.uses):
             user = use.operation
-            if user is not body.last_op and user not in inside and not _nested_in(user, inside):
+            if user is not body.last_op and user not in inside:
                 user.operands[use.index] = new
     return seg
-
-
-def _nested_in(op: Operation, ops: set[Operation]) -> bool:
-    parent = op.parent_op()
-    while parent is not None:
-        if parent in ops:
-            return True
-        parent = parent.parent_op()
-    return False
-
-
-def _all_operands(op: Operation):
-    yield from op.operands
-    for region in op.regions:
-        for inner in region.walk():
-            for v in inner.operands:
-                if not _nested_in(getattr(v, "owner", None) or op, {op}):  # values from outside
-                    yield v
 
 
 class PartitionMain(RewritePattern):

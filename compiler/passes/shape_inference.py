@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import onnx
 import onnx.shape_inference
-from onnx import helper, numpy_helper
+from onnx import numpy_helper
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
@@ -23,7 +23,7 @@ from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, Rewrite
 from tsuc.compiler.blobs import blob_store, constant_value, module_of
 from tsuc.compiler.onnx_export import node_proto, value_info
 from tsuc.compiler.types import element_type, is_fully_static, tensor_type
-from tsuc.dialects.onnx import OPSET, is_onnx_op
+from tsuc.dialects.onnx import is_onnx_op
 
 
 def infer_result_types(op: Operation) -> list | None:
@@ -94,5 +94,3 @@ class ShapeInferencePass(ModulePass):
                 if results != list(fn.function_type.outputs.data):
                     fn.function_type = func.FunctionType.from_lists(list(fn.function_type.inputs.data), results)
 
-
-_ = (helper, OPSET)
