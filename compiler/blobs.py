@@ -45,9 +45,6 @@ class BlobStore:
     def __len__(self) -> int:
         return len(self._arrays)
 
-    def total_bytes(self) -> int:
-        return sum(a.nbytes for a in self._arrays.values())
-
 
 _STORES: weakref.WeakKeyDictionary[ModuleOp, BlobStore] = weakref.WeakKeyDictionary()
 

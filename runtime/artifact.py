@@ -185,16 +185,9 @@ class ArtifactReader:
 
     # -- access -----------------------------------------------------------------------------
 
-    def names(self) -> list[str]:
-        return list(self._members)
-
     def bytes(self, name: str) -> bytes:
         info = self._member(name)
         return bytes(self._buffer[info.offset:info.offset + info.size])
-
-    def view(self, name: str) -> memoryview:
-        info = self._member(name)
-        return memoryview(self._buffer)[info.offset:info.offset + info.size]
 
     def text(self, name: str) -> str:
         return self.bytes(name).decode("utf-8")

@@ -52,8 +52,10 @@ class Executable:
             if spec.dtype not in _DTYPES:
                 raise ArtifactError(f"{artifact.path}: signature {spec.name!r} has unsupported dtype {spec.dtype!r}")
         self._segments: list[SegmentExecutor] = []
+        available = {s.name for s in self.inputs}
         for seg in self.manifest["segments"]:
-            self._check_segment(seg)
+            self._check_segment(seg, available)
+            available.update(seg["outputs"])
             self._segments.append(executor_class(seg["kind"])(seg, artifact))
         self.params: dict[str, Param] = {}
         for ex in self._segments:
@@ -65,12 +67,8 @@ class Executable:
     def target(self) -> str:
         return self.manifest["target"]["name"]
 
-    def _check_segment(self, seg: Any) -> None:
-        available = {s.name for s in self.inputs}
-        for earlier in self.manifest["segments"]:
-            if earlier is seg:
-                break
-            available.update(earlier["outputs"])
+    def _check_segment(self, seg: Any, available: set[str]) -> None:
+        """`available`: the graph inputs and what the segments before this one produce."""
         if not isinstance(seg, dict) or not {"name", "kind", "inputs", "outputs"} <= set(seg):
             raise ArtifactError(f"{self.artifact.path}: a segment entry in the manifest is malformed")
         missing = [v for v in seg["inputs"] if v not in available]

@@ -134,7 +134,7 @@ def _safe_filename(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip(".") or "output"
 
 
-def random_inputs(specs, seed: int) -> dict[str, np.ndarray]:
+def make_random_inputs(specs, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     feeds = {}
     for spec in specs:
@@ -179,7 +179,7 @@ def run(artifact: str, inputs: tuple[str, ...], random_inputs: bool, seed: int, 
     exe = load(artifact)
     feeds = _load_inputs(inputs)
     if random_inputs:
-        feeds = {**random_inputs_for(exe, seed), **feeds}
+        feeds = {**make_random_inputs(exe.inputs, seed), **feeds}
     outs = exe.run(feeds, **_key_values(params, "--param"))
     for line in _summaries(exe, outs):
         click.echo(line)
@@ -201,10 +201,6 @@ def run(artifact: str, inputs: tuple[str, ...], random_inputs: bool, seed: int, 
         with open(trace, "w") as f:
             json.dump({"traceEvents": events, "displayTimeUnit": "ns"}, f)
         click.echo(f"wrote {len(events)} trace events to {trace}")
-
-
-def random_inputs_for(exe: Any, seed: int) -> dict[str, np.ndarray]:
-    return random_inputs(exe.inputs, seed)
 
 
 def _summaries(exe: Any, outs: dict[str, Any]) -> list[str]:
