@@ -21,8 +21,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from tsuc.errors import TsucError
-from tsuc.tsu.registry import get_backend, resolve_backend
-from tsuc.tsu.tensors import check_beta, check_int, make_generator
+from tsuc.nn.tsu.registry import get_backend, resolve_backend
+from tsuc.nn.tsu.tensors import check_beta, check_int, make_generator
 
 
 def _backend(backend: Any):

@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 from tsuc.errors import TsucError
-from tsuc.tsu.registry import resolve_backend
-from tsuc.tsu.tensors import check_beta, check_int, make_generator
+from tsuc.nn.tsu.registry import resolve_backend
+from tsuc.nn.tsu.tensors import check_beta, check_int, make_generator
 
 
 def _tracing() -> bool:

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-import tsuc.tsu as tsu
+import tsuc.nn.tsu as tsu
 from tsuc.errors import TsucError
-from tsuc.tsu.pbit_sim import PBitSimulatorBackend
-from tsuc.tsu.stats import exact_boltzmann, g_test, state_index
+from tsuc.nn.tsu.pbit_sim import PBitSimulatorBackend
+from tsuc.nn.tsu.stats import exact_boltzmann, g_test, state_index
 
 # Significance level of the Boltzmann goodness-of-fit tests: a correct sampler fails one with
 # probability ALPHA for a random seed; the seeds are fixed, so the outcome is deterministic.

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-import tsuc.tsu as tsu
+import tsuc.nn.tsu as tsu
 from tsuc.errors import TsucError
 
-from tsuc.tsu.stats import exact_boltzmann, g_test, state_index
+from tsuc.nn.tsu.stats import exact_boltzmann, g_test, state_index
 
 ALPHA = 1e-3  # significance level of the G-tests (fixed seeds: deterministic outcomes)
 

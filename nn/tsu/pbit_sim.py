@@ -24,7 +24,7 @@ import torch
 
 from tsuc.errors import TsucError
 from tsuc.targets.tsu.colouring import colour_graph
-from tsuc.tsu.tensors import as_float_tensor, check_beta, check_int, make_generator
+from tsuc.nn.tsu.tensors import as_float_tensor, check_beta, check_int, make_generator
 
 
 def ising_energy(s: torch.Tensor, J: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
@@ -62,7 +62,7 @@ def _beta_schedule(beta: Any, num_steps: int, dtype: torch.dtype) -> torch.Tenso
 
 
 class PBitSimulatorBackend:
-    """Chromatic-Gibbs p-bit simulator implementing `tsuc.tsu.TSUBackend`."""
+    """Chromatic-Gibbs p-bit simulator implementing `tsuc.nn.tsu.TSUBackend`."""
 
     name = "pbit-sim"
 

@@ -1,11 +1,11 @@
 """Benchmark and hand-checkable figures of the tfmbs target.
 
-    python -m tsuc.tools.bench_tfmbs [--runs 10] [--workdir DIR] [--skip-resnet] [--skip-accuracy]
+    python3 benchmarks/bench_tfmbs.py [--runs 10] [--workdir DIR] [--skip-resnet] [--skip-accuracy]
 
 (a) One Gemm, K=2048, N=120, batch 1, act_trits=1, w_planes=1: the frame count, cycles and
     utilisation from the simulator, next to the same numbers worked out by hand from the
     machine's parameters (printed as arithmetic).
-(b) The 25.6 M-parameter random-weight ResNet-50 (`tools/models.py`): compile time
+(b) The 25.6 M-parameter random-weight ResNet-50 (`benchmarks/models.py`): compile time
     (`tsuc compile --target=tfmbs` on the CLI, and the stages in process), run time of the
     artifact against onnxruntime on the float model (interleaved, median), and the time the
     full cycle-accurate profile takes (every counter of every layer).
@@ -95,7 +95,7 @@ def figure_b_c(workdir: str, runs: int) -> tuple[str, np.ndarray]:
     from tsuc.compiler.driver import lower
     from tsuc.compiler.emit import emit_module
     from tsuc.targets.registry import get_target
-    from tsuc.tools.models import parameter_count, random_resnet50
+    from models import parameter_count, random_resnet50
 
     model = random_resnet50(os.path.join(workdir, "resnet50_random.onnx"))
     print(f"(b) random-weight ResNet-50: {model} ({parameter_count(model) / 1e6:.1f} M parameters), default options")
@@ -110,7 +110,7 @@ def figure_b_c(workdir: str, runs: int) -> tuple[str, np.ndarray]:
           f"{', '.join(f'{t:.2f}' for t in cli)} s")
     target = get_target("tfmbs")
     t0 = time.perf_counter()
-    module, _, _, _ = lower(model, target, emit="target")
+    module, _, _, _ = lower(model, [target], emit="lowered")
     t_lower = time.perf_counter() - t0
     t0 = time.perf_counter()
     emit_module(module, target, ArtifactBuilder())

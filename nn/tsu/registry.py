@@ -10,14 +10,14 @@ import importlib
 from typing import Any, Callable
 
 from tsuc.errors import TsucError
-from tsuc.tsu.protocol import TSUBackend
+from tsuc.nn.tsu.protocol import TSUBackend
 
 DEFAULT_BACKEND = "pbit-sim"
 
 # name -> factory(**options) -> TSUBackend, or "module:Class" imported on first use.
 _FACTORIES: dict[str, Callable[..., Any] | str] = {
-    "pbit-sim": "tsuc.tsu.pbit_sim:PBitSimulatorBackend",
-    "pbit-machine": "tsuc.tsu.pbit_machine:PBitMachineBackend",
+    "pbit-sim": "tsuc.nn.tsu.pbit_sim:PBitSimulatorBackend",
+    "pbit-machine": "tsuc.nn.tsu.pbit_machine:PBitMachineBackend",
 }
 
 

@@ -33,8 +33,8 @@ from tsuc.runtime.tsu.problem import IsingProblem
 from tsuc.runtime.tsu.sampling import draws
 from tsuc.targets.tsu.colouring import colour_graph
 from tsuc.targets.tsu.quantize import quantize
-from tsuc.tsu.pbit_sim import PBitSimulatorBackend, _beta_schedule, ising_energy, ising_problem
-from tsuc.tsu.tensors import as_float_tensor, check_beta, check_int, make_generator
+from tsuc.nn.tsu.pbit_sim import PBitSimulatorBackend, _beta_schedule, ising_energy, ising_problem
+from tsuc.nn.tsu.tensors import as_float_tensor, check_beta, check_int, make_generator
 
 _BINARY_STREAM = 0xB1A4
 

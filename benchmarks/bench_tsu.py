@@ -1,8 +1,8 @@
 """Benchmarks of the tsu target: spin-update throughput and Max-Cut quality.
 
-    python tools/bench_tsu.py throughput [--reads 20,64,256] [--sweeps 1000] [--sk-sweeps 200]
-    python tools/bench_tsu.py quality [--graphs G1,...,G10] [--time-limit 10] [--quality-reads 64] [--quality-sweeps 2000]
-    python tools/bench_tsu.py all
+    python3 benchmarks/bench_tsu.py throughput [--reads 20,64,256] [--sweeps 1000] [--sk-sweeps 200]
+    python3 benchmarks/bench_tsu.py quality [--graphs G1,...,G10] [--time-limit 10] [--quality-reads 64] [--quality-sweeps 2000]
+    python3 benchmarks/bench_tsu.py all
 
 Throughput: G1 (800 nodes, 19176 edges) and a dense 1000-spin SK instance (J = +-1, seed 0),
 each compiled to a tsu artifact and run through `tsuc.load(...).run(...)`; spin updates per

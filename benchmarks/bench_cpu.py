@@ -5,7 +5,7 @@ two compiles give byte-identical artifacts, and the run time of the artifact aga
 onnxruntime running the original file, both measured here in the same process, interleaved,
 median of N runs.
 
-    python -m tsuc.tools.bench_cpu [--runs 30] [--workdir DIR]
+    python3 benchmarks/bench_cpu.py [--runs 30] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def main() -> None:
     import onnxruntime as ort
 
     import tsuc
-    from tsuc.tools.models import parameter_count, random_resnet50
+    from models import parameter_count, random_resnet50
 
     model = random_resnet50(os.path.join(args.workdir, "resnet50_random.onnx"))
     print(f"model: {model} ({parameter_count(model) / 1e6:.1f} M parameters)")
