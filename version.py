@@ -1,3 +1,3 @@
 """The compiler version, recorded in every artifact's manifest."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

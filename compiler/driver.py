@@ -1,10 +1,19 @@
-"""The compile pipeline: frontend -> core passes -> partition -> target lowering -> artifact.
+"""The compile driver: frontend, then registered passes through xDSL's `PassPipeline`, then emission.
 
-Stages, each of which `--emit` can stop after and print:
-  core         the imported `onnx` dialect after shape inference, folding and dead-code removal
-  partitioned  after `tsuc-partition`: target and host segments
-  <target's>   each stage the target declares (`Target.emit_stages()`), e.g. tfmbs's `target`
-               and `linalg`; targets without stages have one, `target`.
+    import ──► core passes ──► [core] ──► lowering pipeline ──► [lowered] ──► emission
+                                           tsuc-partition{targets=...}, tsuc-count-ops,
+                                           tsuc-host-legalize  ──► [partitioned]
+                                           each target's pipeline, in list order
+
+Everything the driver does to the module is a registered pass (`compiler/universe.py`), and
+the module is verified after every pass: a pass that leaves invalid IR is a compiler bug and
+is reported as one. `lowering_pipeline()` is the pipeline string from `core` to `lowered`
+(`tsuc compile --print-pipeline`); `tsuc opt -p "<it>"` on the printed core IR prints what
+`--emit=lowered` prints, because the targets and their resolved options travel in the IR
+(`tsuc-partition`'s argument, then each segment's `#tsuc.target<...>`).
+
+Stages for `--emit`: `core`, `partitioned`, `lowered`, and the views the listed targets add
+(e.g. tfmbs's `linalg`), which run after `lowered` and are never emitted into an artifact.
 """
 
 from __future__ import annotations
@@ -12,26 +21,26 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tempfile
+from collections.abc import Sequence
 from typing import Any
 
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.passes import ModulePass
+from xdsl.passes import ModulePass, PassPipeline
 from xdsl.printer import Printer
+from xdsl.utils.exceptions import DiagnosticException, VerifyException
 
 from tsuc.compiler.artifact_writer import ArtifactBuilder
 from tsuc.compiler.emit import emit_module, main_function
-from tsuc.compiler.passes.constant_fold import ConstantFoldPass
-from tsuc.compiler.passes.dce import DeadCodeRemovalPass
-from tsuc.compiler.passes.host_legalize import HostLegalizePass
-from tsuc.compiler.passes.partition import partition_module
-from tsuc.compiler.passes.shape_inference import ShapeInferencePass
-from tsuc.dialects.onnx import is_onnx_op, op_class
+from tsuc.compiler.passes.partition import NOTES
+from tsuc.compiler.resources import print_resources
+from tsuc.dialects.onnx import is_onnx_op
 from tsuc.errors import TsucError
 from tsuc.targets.base import Target
-from tsuc.targets.registry import get_target
+from tsuc.targets.registry import resolve_targets
 
 ONNX_EXTENSIONS = {".onnx"}
 PROBLEM_EXTENSIONS = {".txt": "gset", ".gset": "gset", ".json": "bqm"}
@@ -47,21 +56,78 @@ def make_context() -> Context:
     return ctx
 
 
-def print_ir(module: ModuleOp, debuginfo: bool = False) -> str:
+def print_ir(module: ModuleOp, debuginfo: bool = True, weights: bool = True) -> str:
+    """The module as text: node names as `loc("...")` (unknown locations left out), and the
+    weights it references in a `{-# dialect_resources #-}` section unless `weights` is False,
+    so the text is self-describing and `tsuc opt` can continue from it."""
     out = io.StringIO()
     Printer(stream=out, print_debuginfo=debuginfo).print_op(module)
-    return out.getvalue() + "\n"
+    text = out.getvalue()
+    if debuginfo:
+        text = _UNKNOWN_LOC.sub("", text)
+    if weights:
+        text += print_resources(module, text)
+    return text + "\n"
 
 
-def core_passes() -> list[ModulePass]:
-    return [ShapeInferencePass(), ConstantFoldPass(), DeadCodeRemovalPass()]
+_UNKNOWN_LOC = re.compile(r" loc\(unknown\)")
+
+CORE_PASSES = ("onnx-shape-inference", "onnx-constant-fold", "onnx-dce", "tsuc-materialize-outputs")
+"""From the imported module to `core` (`tsuc-expose-values` is added for `verify --all-layers`)."""
 
 
-def frontend(model: Any, target: Target, input_shapes: dict[str, list[int]] | None, example_inputs: Any,
+def lowering_pipeline(targets: Sequence[Target], fallback: str = "host") -> list[str]:
+    """The registered passes from `core` to `lowered`, as pass specs."""
+    spec = ",".join(t.spec() for t in targets)
+    passes = [f'tsuc-partition{{targets="{spec}" fallback={fallback}}}', "tsuc-count-ops", "tsuc-host-legalize"]
+    for target in targets:
+        passes.extend(target.pipeline())
+    return passes
+
+
+PARTITION_STEPS = 3  # the first three passes of `lowering_pipeline` make the `partitioned` stage
+
+
+def stage_names(targets: Sequence[Target]) -> list[str]:
+    names = ["core", "partitioned", "lowered"]
+    for target in targets:
+        for view in target.views():
+            if view in names:
+                raise TsucError(f"target {target.name} declares the stage {view!r}, which another stage already has")
+            names.append(view)
+    return names
+
+
+def run_passes(ctx: Context, module: ModuleOp, specs: Sequence[str]) -> None:
+    """Parse `specs` against the universe and apply them, verifying the module after each pass."""
+    from tsuc.compiler.universe import all_passes
+
+    if not specs:
+        return
+    try:
+        pipeline = PassPipeline.parse_spec(all_passes(), ",".join(specs), callback=_verify_after)
+    except ValueError as e:
+        raise TsucError(f"pass pipeline {','.join(specs)!r}: {e}") from None
+    pipeline.apply(ctx, module)
+
+
+def _verify_after(previous: ModulePass | None, module: ModuleOp, _next: ModulePass | None) -> None:
+    if previous is None:
+        return
+    try:
+        module.verify()
+    except (VerifyException, DiagnosticException) as e:
+        message = " ".join(str(e).split())[:800]
+        raise TsucError(f"internal compiler error: pass {previous.name} left invalid IR ({message}); "
+                        "please report this as a tsuc bug") from None
+
+
+def frontend(model: Any, targets: Sequence[Target], input_shapes: dict[str, list[int]] | None, example_inputs: Any,
              input_format: str | None) -> tuple[ModuleOp, str, dict[str, Any]]:
     """Import `model`; returns the module, its display name, and provenance."""
     from tsuc.compiler.frontends.onnx_import import import_model
 
+    names = ",".join(t.name for t in targets)
     if type(model).__module__.startswith("torch") or _is_torch_module(model):
         from tsuc.compiler.frontends.torch_import import export_torch
 
@@ -69,28 +135,30 @@ def frontend(model: Any, target: Target, input_shapes: dict[str, list[int]] | No
         name = type(model).__name__
         return import_model(proto, input_shapes, where=name), name, {"source": name, "frontend": "torch.export"}
     if not isinstance(model, (str, os.PathLike)):
-        module = target.import_object(model)
-        if module is not None:
-            name = getattr(model, "name", None) or type(model).__name__
-            return module, name, {"source": name, "frontend": type(model).__name__}
+        for target in targets:
+            module = target.import_object(model)
+            if module is not None:
+                name = getattr(model, "name", None) or type(model).__name__
+                return module, name, {"source": name, "frontend": type(model).__name__}
     if hasattr(model, "graph") and hasattr(model, "opset_import"):
         return import_model(model, input_shapes, where="<ModelProto>"), "<ModelProto>", {"source": "<ModelProto>", "frontend": "onnx"}
     if not isinstance(model, (str, os.PathLike)):
-        raise TsucError(f"target {target.name} cannot compile a {type(model).__name__} (give an ONNX path, ModelProto, torch module or problem file)")
+        raise TsucError(f"target {names} cannot compile a {type(model).__name__} (give an ONNX path, ModelProto, torch module or problem file)")
     path = os.fspath(model)
     ext = os.path.splitext(path)[1].lower()
     fmt = input_format or ("onnx" if ext in ONNX_EXTENSIONS else PROBLEM_EXTENSIONS.get(ext))
     provenance = {"source": os.path.basename(path), "source_sha256": _file_sha256(path)}
     if fmt == "onnx":
         return import_model(path, input_shapes), path, provenance | {"frontend": "onnx"}
-    readers = target.input_formats()
-    if fmt is None or fmt not in readers:
-        known = ["onnx"] + sorted(readers)
-        what = f"format {fmt!r}" if fmt else f"extension {ext or '(none)'!r}"
-        raise TsucError(f"{path}: target {target.name} cannot read {what} (formats: {', '.join(known)}; use --input-format)")
-    if not os.path.isfile(path):
-        raise TsucError(f"{path}: no such file")
-    return readers[fmt](path, target), path, provenance | {"frontend": fmt}
+    for target in targets:
+        reader = target.input_formats().get(fmt) if fmt else None
+        if reader is not None:
+            if not os.path.isfile(path):
+                raise TsucError(f"{path}: no such file")
+            return reader(path, target), path, provenance | {"frontend": fmt}
+    known = ["onnx"] + sorted({f for t in targets for f in t.input_formats()})
+    what = f"format {fmt!r}" if fmt else f"extension {ext or '(none)'!r}"
+    raise TsucError(f"{path}: target {names} cannot read {what} (formats: {', '.join(known)}; use --input-format)")
 
 
 def _is_torch_module(model: Any) -> bool:
@@ -107,135 +175,61 @@ def _file_sha256(path: str) -> str | None:
     return h.hexdigest()
 
 
-def materialize_outputs(module: ModuleOp) -> None:
-    """Graph outputs that are inputs, constants or repeats get an Identity, so a segment makes them."""
-    fn = main_function(module)
-    ret = fn.body.block.last_op
-    assert isinstance(ret, func.ReturnOp)
-    seen = set()
-    for k, v in enumerate(list(ret.operands)):
-        owner = getattr(v, "owner", None)
-        if v in seen or v in fn.body.block.args or (owner is not None and getattr(owner, "name", "") == "onnx.Constant"):
-            ident = op_class("Identity").create(operands=[v], result_types=[v.type])
-            fn.body.block.insert_op_before(ident, ret)
-            ret.operands[k] = ident.results[0]
-        seen.add(v)
-
-
-def expose_all_values(module: ModuleOp) -> None:
-    """Make every op result a graph output named `<node>#<k>` (for `tsuc verify --all-layers`)."""
-    from xdsl.dialects.builtin import ArrayAttr, StringAttr
-
-    from tsuc.compiler.frontends.onnx_import import OUTPUT_NAMES
-    from tsuc.compiler.onnx_export import node_name
-
-    fn = main_function(module)
-    ret = fn.body.block.last_op
-    assert isinstance(ret, func.ReturnOp)
-    existing = set(ret.operands)
-    names = [a.data for a in fn.attributes[OUTPUT_NAMES].data]
-    extra, extra_names = [], []
-    for op in fn.body.block.ops:
-        if is_onnx_op(op) and op.name != "onnx.Constant":
-            for k, r in enumerate(op.results):
-                if r not in existing:
-                    extra.append(r)
-                    extra_names.append(f"{node_name(op)}#{k}")
-    new_ret = func.ReturnOp(*(list(ret.operands) + extra))
-    fn.body.block.insert_op_before(new_ret, ret)
-    ret.detach()
-    ret.erase()
-    fn.attributes[OUTPUT_NAMES] = ArrayAttr([StringAttr(n) for n in names + extra_names])
-    fn.function_type = func.FunctionType.from_lists(list(fn.function_type.inputs.data), [v.type for v in new_ret.operands])
-
-
-OP_COUNTS = "tsuc.op_counts"
-NOTES = "tsuc.notes"
-
-
-def record_fallback_notes(module: ModuleOp, target: Target) -> None:
-    """Note every op of a kind the target accelerates that still lands on the host, and why."""
-    from xdsl.dialects.builtin import ArrayAttr, StringAttr
-
-    from tsuc.compiler.onnx_export import node_name
-
-    if not target.accelerates:
-        return
-    notes = [f"{node_name(op) or op.name} ({op.name.split('.', 1)[-1]}) stays on the host: {target.unsupported_reason(op)}"
-             for op in main_function(module).body.block.ops if op.name in target.accelerates and not target.supports(op)]
-    if notes:
-        module.attributes[NOTES] = ArrayAttr([StringAttr(n) for n in notes])
-
-
-def record_op_counts(module: ModuleOp) -> None:
-    """Remember each segment's core ops (before lowering) for the manifest's op statistics."""
-    from collections import Counter
-
-    from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, i64
-
-    from tsuc.dialects.tsuc import SegmentOp
-
-    for op in main_function(module).body.block.ops:
-        if isinstance(op, SegmentOp):
-            counts = Counter(o.name for o in op.body.block.ops if o.name not in ("onnx.Constant", "tsuc.yield"))
-            op.attributes[OP_COUNTS] = DictionaryAttr({k: IntegerAttr(v, i64) for k, v in sorted(counts.items())})
-
-
-def target_stages(target: Target) -> list[tuple[str, list[ModulePass]]]:
-    stages = getattr(target, "emit_stages", None)
-    if callable(stages):
-        return list(stages().items())
-    return [("target", target.pipeline())]
-
-
-def lower(model: Any, target: Target, input_shapes: dict[str, list[int]] | None = None, example_inputs: Any = None,
-          input_format: str | None = None, emit: str | None = None, expose_all: bool = False,
-          debuginfo: bool = False) -> tuple[ModuleOp, str, dict[str, Any], str | None]:
-    """Run the pipeline; returns (module, source name, provenance, printed IR if `emit` stopped it)."""
+def lower(model: Any, targets: Sequence[Target], input_shapes: dict[str, list[int]] | None = None, example_inputs: Any = None,
+          input_format: str | None = None, emit: str | None = None, expose_all: bool = False, fallback: str = "host",
+          debuginfo: bool = True, weights: bool = True) -> tuple[ModuleOp, str, dict[str, Any], str | None]:
+    """Import and run the pipeline; returns (module, source name, provenance, printed IR if
+    `emit` named the stage to stop after)."""
+    stages = stage_names(targets)
+    if emit is not None and emit not in stages:
+        names = ",".join(t.name for t in targets)
+        raise TsucError(f"--emit {emit!r} is not a stage of target {names} (stages: {', '.join(stages)})")
     ctx = make_context()
-    module, name, provenance = frontend(model, target, input_shapes, example_inputs, input_format)
+    module, name, provenance = frontend(model, targets, input_shapes, example_inputs, input_format)
     is_model = any(is_onnx_op(op) for op in main_function(module).body.block.ops)
-    stage_names = ["core", "partitioned"] + [s for s, _ in target_stages(target)]
-    if emit is not None and emit not in stage_names:
-        raise TsucError(f"--emit {emit!r} is not a stage of target {target.name} (stages: {', '.join(stage_names)})")
+
+    def stop(stage: str) -> str | None:
+        return print_ir(module, debuginfo, weights) if emit == stage else None
+
     if is_model:
-        for p in core_passes():
-            p.apply(ctx, module)
-        if expose_all:
-            expose_all_values(module)
-        materialize_outputs(module)
-    if emit == "core":
-        return module, name, provenance, print_ir(module, debuginfo)
-    if is_model:
-        record_fallback_notes(module, target)
-        partition_module(module, target)
-        record_op_counts(module)
-        HostLegalizePass().apply(ctx, module)
-    if emit == "partitioned":
-        return module, name, provenance, print_ir(module, debuginfo)
-    for stage, passes in target_stages(target):
-        for p in passes:
-            p.apply(ctx, module)
-        if emit == stage:
-            return module, name, provenance, print_ir(module, debuginfo)
-        if emit is None and stage == target.emit_after:
-            break
+        run_passes(ctx, module, CORE_PASSES + (("tsuc-expose-values",) if expose_all else ()))
+    if (text := stop("core")) is not None:
+        return module, name, provenance, text
+    pipeline = lowering_pipeline(targets, fallback)
+    run_passes(ctx, module, pipeline[:PARTITION_STEPS])
+    if (text := stop("partitioned")) is not None:
+        return module, name, provenance, text
+    run_passes(ctx, module, pipeline[PARTITION_STEPS:])
+    if (text := stop("lowered")) is not None:
+        return module, name, provenance, text
+    for target in targets:
+        for view, passes in target.views().items():
+            if emit == view:
+                run_passes(ctx, module, passes)
+                return module, name, provenance, stop(view)
     return module, name, provenance, None
 
 
-def compile_model(model: Any, target: str | Target = "cpu", output: str | None = None, options: dict[str, Any] | None = None,
+def compile_model(model: Any, target: Any = "cpu", output: str | None = None, options: dict[str, Any] | None = None,
                   input_shapes: dict[str, list[int]] | None = None, example_inputs: Any = None,
                   input_format: str | None = None, expose_all: bool = False, command: str | None = None):
-    """Compile and write an artifact; returns the loaded `Executable`."""
+    """Compile and write an artifact; returns the loaded `Executable`.
+
+    `target`: a name, `"tfmbs,tsu"`, `"tfmbs{w_planes=2},tsu"`, a list of those or `Target`s.
+    `options`: `{"tfmbs.w_planes": 2, "reads": 20, "fallback": "error"}` (bare keys when one
+    listed target has them)."""
     from tsuc.runtime import load
 
-    tgt = target if isinstance(target, Target) else get_target(target, options)
-    module, _name, provenance, _ = lower(model, tgt, input_shapes, example_inputs, input_format, expose_all=expose_all)
+    targets, compile_opts = resolve_targets(target, options)
+    module, _name, provenance, _ = lower(model, targets, input_shapes, example_inputs, input_format, expose_all=expose_all,
+                                        fallback=compile_opts["fallback"])
     builder = ArtifactBuilder()
-    graph = emit_module(module, tgt, builder)
+    graph = emit_module(module, targets, builder)
+    names = ",".join(t.name for t in targets)
     manifest = {
-        "target": {"name": tgt.name, "options": tgt.values},
-        "command": command or f"tsuc.compile(target={tgt.name!r})",
+        "targets": [{"name": t.name, "options": t.values} for t in targets],
+        "compile_options": compile_opts,
+        "command": command or f"tsuc.compile(target={names!r})",
         "provenance": provenance,
     }
     manifest.update(graph)

@@ -8,6 +8,7 @@ target segments are handed to `Target.emit_segment` with an `EmitContext`.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from xdsl.ir import SSAValue
 from tsuc.compiler.artifact_writer import ArtifactBuilder
 from tsuc.compiler.blobs import BlobStore, blob_store
 from tsuc.compiler.onnx_export import export_block
+from tsuc.compiler.passes.op_counts import OP_COUNTS, core_op_counts
 from tsuc.compiler.types import numpy_dtype, shape_of
 from tsuc.dialects.tsuc import SegmentOp
 from tsuc.errors import TsucError
@@ -35,7 +37,7 @@ class EmitContext:
     module: ModuleOp
     blobs: BlobStore
     segment_name: str
-    target: Target
+    target: Target | None
     members: dict[str, str] = field(default_factory=dict)
 
     def _member(self, role: str, suffix: str) -> str:
@@ -81,8 +83,12 @@ def main_function(module: ModuleOp) -> func.FuncOp:
     raise TsucError("the module has no func.func @main")
 
 
-def emit_module(module: ModuleOp, target: Target, builder: ArtifactBuilder) -> dict[str, Any]:
-    """Write every segment's members into `builder`; return the manifest's graph fields."""
+def emit_module(module: ModuleOp, targets: Sequence[Target], builder: ArtifactBuilder) -> dict[str, Any]:
+    """Write every segment's members into `builder`; return the manifest's graph fields.
+
+    Each segment is emitted by the listed target its `#tsuc.target<...>` names (host
+    segments as ONNX graphs)."""
+    by_name = {t.name: t for t in targets}
     fn = main_function(module)
     block = fn.body.block
     store = blob_store(module)
@@ -108,13 +114,18 @@ def emit_module(module: ModuleOp, target: Target, builder: ArtifactBuilder) -> d
             inputs = [names[v] for v in op.args]
             outputs = [names[r] for r in op.outs]
             counts = _op_counts(op)
-            stats[op.target.data] += sum(counts.values())
+            label = op.target_name
+            stats[label] += sum(counts.values())
+            target = by_name.get(label)
+            if label != "host" and target is None:
+                raise TsucError(f"segment {seg_name} is for target {label}, which is not among the listed targets "
+                                f"({', '.join(by_name)})")
             ctx = EmitContext(builder, module, store, seg_name, target)
-            if op.target.data == "host":
+            if label == "host":
                 entry = emit_host_segment(op, inputs, outputs, ctx)
             else:
-                entry = target.emit_segment(op, ctx)
-            full = {"name": seg_name, "target": op.target.data, "inputs": inputs, "outputs": outputs}
+                entry = target.emit_segment(op, ctx)  # type: ignore[union-attr]
+            full = {"name": seg_name, "target": label, "inputs": inputs, "outputs": outputs}
             full.update(entry)
             full.setdefault("members", ctx.members)
             full.setdefault("config", {})
@@ -137,11 +148,11 @@ def emit_module(module: ModuleOp, target: Target, builder: ArtifactBuilder) -> d
 
 
 def _op_counts(seg: SegmentOp) -> dict[str, int]:
-    """Core ops in the segment as partitioned (recorded by the driver), else as it is now."""
-    recorded = seg.attributes.get("tsuc.op_counts")
+    """Core ops in the segment as partitioned (recorded by `tsuc-count-ops`), else as it is now."""
+    recorded = seg.attributes.get(OP_COUNTS)
     if recorded is not None:
         return {k: v.value.data for k, v in recorded.data.items()}  # type: ignore[attr-defined]
-    return dict(sorted(Counter(o.name for o in seg.body.block.ops if o.name not in ("onnx.Constant", "tsuc.yield")).items()))
+    return core_op_counts(seg)
 
 
 def emit_host_segment(seg: SegmentOp, inputs: list[str], outputs: list[str], ctx: EmitContext) -> dict[str, Any]:

@@ -68,6 +68,9 @@ TSUC_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "onnx-dce": _dce,
     "tsuc-partition": _partition,
     "tsuc-host-legalize": _host_legalize,
+    "tsuc-materialize-outputs": lambda: __import__("tsuc.compiler.passes.graph_outputs", fromlist=["_"]).MaterializeOutputsPass,
+    "tsuc-expose-values": lambda: __import__("tsuc.compiler.passes.graph_outputs", fromlist=["_"]).ExposeValuesPass,
+    "tsuc-count-ops": lambda: __import__("tsuc.compiler.passes.op_counts", fromlist=["_"]).CountOpsPass,
     "tsu-embed": lambda: __import__("tsuc.targets.tsu.passes", fromlist=["_"]).TsuEmbedPass,
     "tsu-quantize": lambda: __import__("tsuc.targets.tsu.passes", fromlist=["_"]).TsuQuantizePass,
     "tsu-colour": lambda: __import__("tsuc.targets.tsu.passes", fromlist=["_"]).TsuColourPass,
@@ -83,17 +86,19 @@ TSUC_UNIVERSE = Universe(all_dialects=TSUC_DIALECTS, all_passes=TSUC_PASSES)
 
 
 def all_dialects() -> dict[str, Callable[[], Dialect]]:
-    """xDSL's dialects plus ours (what `tsuc opt` parses)."""
-    from xdsl.dialects import get_all_dialects
+    """Every installed universe's dialects: xDSL's, ours, and those of plugins (`xdsl.universe`
+    entry points, which is how a plugin target brings its dialect to `tsuc opt`)."""
+    from xdsl.universe import Universe
 
-    dialects = dict(get_all_dialects())
+    dialects = dict(Universe.get_multiverse().all_dialects)
     dialects.update(TSUC_DIALECTS)
     return dialects
 
 
 def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
-    from xdsl.transforms import get_all_passes
+    """Every installed universe's passes (xDSL's, ours, plugins')."""
+    from xdsl.universe import Universe
 
-    passes = dict(get_all_passes())
+    passes = dict(Universe.get_multiverse().all_passes)
     passes.update(TSUC_PASSES)
     return passes

@@ -66,7 +66,7 @@ def main() -> None:
     print("tsuc        :", np.array2string(probs[0], precision=4))
     print("onnxruntime :", np.array2string(ref[0], precision=4))
     print(f"max |diff|  : {float(np.abs(probs - ref).max()):.3g}  (argmax tsuc {int(probs.argmax())}, onnxruntime {int(ref.argmax())})")
-    from tsuc.tools.cli import format_profile
+    from tsuc.runtime.report import format_profile
 
     print(format_profile(exe.profile()))
 

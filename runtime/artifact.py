@@ -25,13 +25,13 @@ import numpy as np
 from tsuc.errors import ArtifactError
 
 FORMAT = "tsuc"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 ALIGNMENT = 64
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 # Which compiler versions wrote which format versions, for the error message on mismatch.
-FORMAT_WRITTEN_BY = {1: "tsuc 0.1.x"}
+FORMAT_WRITTEN_BY = {1: "tsuc 0.1.x", 2: "tsuc 0.2.x"}
 
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # zip local file header, 30 bytes
 
@@ -146,7 +146,7 @@ class ArtifactReader:
                 f"{path}: artifact format version {version!r} (written by tsuc {writer}) cannot be read by "
                 f"this runtime, which reads format version {FORMAT_VERSION}; use {readable_by} to read it"
             )
-        for key in ("members", "inputs", "outputs", "segments", "target"):
+        for key in ("members", "inputs", "outputs", "segments", "targets"):
             if key not in manifest:
                 raise ArtifactError(f"{path}: manifest lacks the required field {key!r}")
         return manifest

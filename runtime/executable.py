@@ -10,7 +10,8 @@ import numpy as np
 
 from tsuc.errors import ArtifactError, TsucError
 from tsuc.runtime.artifact import ArtifactReader
-from tsuc.runtime.executors import Param, SegmentExecutor, executor_class
+from tsuc.runtime.executors import SegmentExecutor, executor_class
+from tsuc.runtime.options import split_namespaced
 
 _DTYPES = {"float32", "float64", "float16", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
            "uint64", "bool"}
@@ -38,62 +39,105 @@ def load(path: str) -> Executable:
 
 
 class Executable:
-    """Runs an artifact. `run({name: array}, **params)` or `exe(*arrays)`."""
+    """Runs an artifact. `run({name: array}, **params)` or `exe(*arrays)`.
+
+    It owns everything the loaded artifact needs at run time, device models included
+    (`devices`: the fabric instances and their SRAM residency, ...), so two loaded artifacts
+    never share a device. Run parameters are namespaced by target (`tsu.reads=20`); a bare
+    name is accepted when exactly one of the artifact's targets takes it."""
 
     def __init__(self, artifact: ArtifactReader) -> None:
         self.artifact = artifact
         self.manifest = artifact.manifest
+        path = artifact.path
         try:
             self.inputs = [TensorSpec.from_json(e) for e in self.manifest["inputs"]]
             self.outputs = [TensorSpec.from_json(e) for e in self.manifest["outputs"]]
-        except (KeyError, TypeError):
-            raise ArtifactError(f"{artifact.path}: manifest signatures are malformed") from None
+            self.target_options: dict[str, dict[str, Any]] = {
+                str(t["name"]): dict(t["options"]) for t in self.manifest["targets"]}
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise ArtifactError(f"{path}: manifest signatures or targets are malformed") from None
         for spec in self.inputs + self.outputs:
             if spec.dtype not in _DTYPES:
-                raise ArtifactError(f"{artifact.path}: signature {spec.name!r} has unsupported dtype {spec.dtype!r}")
+                raise ArtifactError(f"{path}: signature {spec.name!r} has unsupported dtype {spec.dtype!r}")
+        self.devices: dict[Any, Any] = {}
         self._segments: list[SegmentExecutor] = []
         available = {s.name for s in self.inputs}
         for seg in self.manifest["segments"]:
             self._check_segment(seg, available)
             available.update(seg["outputs"])
-            self._segments.append(executor_class(seg["kind"])(seg, artifact))
-        self.params: dict[str, Param] = {}
-        for ex in self._segments:
-            self.params.update(ex.params)
+            spec = dict(seg, options=self.target_options.get(seg["target"], {}))
+            self._segments.append(executor_class(seg["kind"])(spec, artifact, self.devices))
+        self._param_names = self._declared_params()
         self._profile: dict[str, Any] = {}
-        self._last_run: tuple[list[float], float] | None = None
+        self._last_run: list[tuple[float, float]] | None = None
+
+    @property
+    def targets(self) -> list[str]:
+        """The artifact's targets, in the order the compile listed them."""
+        return list(self.target_options)
 
     @property
     def target(self) -> str:
-        return self.manifest["target"]["name"]
+        return ",".join(self.targets)
 
     def _check_segment(self, seg: Any, available: set[str]) -> None:
         """`available`: the graph inputs and what the segments before this one produce."""
-        if not isinstance(seg, dict) or not {"name", "kind", "inputs", "outputs"} <= set(seg):
-            raise ArtifactError(f"{self.artifact.path}: a segment entry in the manifest is malformed")
+        path = self.artifact.path
+        if not isinstance(seg, dict) or not {"name", "kind", "target", "inputs", "outputs"} <= set(seg):
+            raise ArtifactError(f"{path}: a segment entry in the manifest is malformed")
+        if seg["target"] != "host" and seg["target"] not in self.target_options:
+            raise ArtifactError(f"{path}: segment {seg['name']!r} names target {seg['target']!r}, "
+                                "which the manifest does not list")
         missing = [v for v in seg["inputs"] if v not in available]
         if missing:
-            raise ArtifactError(f"{self.artifact.path}: segment {seg['name']!r} reads {missing[0]!r}, which nothing produces before it")
+            raise ArtifactError(f"{path}: segment {seg['name']!r} reads {missing[0]!r}, which nothing produces before it")
         for member in seg.get("members", {}).values():
             if member not in self.manifest["members"]:
-                raise ArtifactError(f"{self.artifact.path}: segment {seg['name']!r} names member {member!r}, which is not in the artifact")
+                raise ArtifactError(f"{path}: segment {seg['name']!r} names member {member!r}, which is not in the artifact")
+
+    # -- parameters ---------------------------------------------------------------------------
+
+    def _declared_params(self) -> dict[str, dict[str, Any]]:
+        """target -> {parameter name -> declaration} over the target's executors."""
+        out: dict[str, dict[str, Any]] = {}
+        for ex in self._segments:
+            out.setdefault(ex.spec["target"], {}).update(type(ex).params.declared())
+        return {t: names for t, names in out.items() if names}
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Every run parameter the artifact takes, by qualified name (`tsu.reads`)."""
+        return {f"{t}.{k}": info for t, infos in self._param_names.items() for k, info in infos.items()}
+
+    def _resolve_params(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Each executor's checked parameters (all of them checked before anything runs)."""
+        routed, _ = split_namespaced(params, {t: set(infos) for t, infos in self._param_names.items()}, "run parameter")
+        out = []
+        for ex in self._segments:
+            mine = routed.get(ex.spec["target"], {})
+            declared = type(ex).params.declared()
+            out.append(type(ex).params.create({k: v for k, v in mine.items() if k in declared}).values())
+        return out
 
     # -- running ----------------------------------------------------------------------------
 
     def run(self, feeds: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
-        """Run with inputs by name; returns outputs by name (torch tensors if given torch)."""
+        """Run with inputs by name; returns outputs by name (torch tensors if given torch).
+
+        Parameters: `reads=20` or, to say whose, `**{"tsu.reads": 20}`."""
         feeds = dict(feeds or {})
         as_torch = any(_is_torch(v) for v in feeds.values())
         env = self._bind_inputs(feeds)
         resolved = self._resolve_params(params)
         start = time.perf_counter()
-        walls = []
-        for ex in self._segments:
+        spans = []
+        for ex, p in zip(self._segments, resolved):
             t0 = time.perf_counter()
-            outs = ex.run({n: env[n] for n in ex.spec["inputs"]}, resolved)
+            outs = ex.run({n: env[n] for n in ex.spec["inputs"]}, p)
             env.update(outs)
-            walls.append((time.perf_counter() - t0) * 1e3)
-        self._last_run = (walls, (time.perf_counter() - start) * 1e3)
+            spans.append(((t0 - start) * 1e3, (time.perf_counter() - t0) * 1e3))
+        self._last_run = spans
         self._profile = {}
         results = {o.name: env[o.name] for o in self.outputs}
         if as_torch:
@@ -113,47 +157,70 @@ class Executable:
     def executors(self) -> list[SegmentExecutor]:
         return list(self._segments)
 
-    def trace_events(self) -> list[dict[str, Any]]:
-        """Chrome trace events of the last run from every executor that can give them."""
-        events: list[dict[str, Any]] = []
-        for pid, ex in enumerate(self._segments):
-            fn = getattr(ex, "trace_events", None)
-            if callable(fn):
-                events.extend(fn())
-            else:
-                prof = next((p for p in self.profile().get("segments", []) if p["name"] == ex.name), None)
-                if prof is not None:
-                    events.append({"name": ex.name, "ph": "X", "pid": 0, "tid": pid, "ts": 0, "dur": prof["wall_ms"] * 1e3,
-                                   "args": {"kind": ex.spec["kind"]}})
-        return events
+    # -- profile and trace -------------------------------------------------------------------
 
     def profile(self) -> dict[str, Any]:
-        """Per-segment and total figures of the last run (host ms, target cycles, ...).
+        """Per-segment figures of the last run, totals per target, and overall totals.
 
         Built on demand: a simulator's full cycle-accurate profile costs time that a plain
         `run` should not pay."""
         if self._profile or self._last_run is None:
             return self._profile
-        walls, total_ms = self._last_run
         seg_profiles = []
-        for ex, wall in zip(self._segments, walls):
-            prof = {"name": ex.name, "kind": ex.spec["kind"], "target": ex.spec.get("target", "host"), "wall_ms": wall}
+        for ex, (start_ms, wall_ms) in zip(self._segments, self._last_run):
+            prof = {"name": ex.name, "kind": ex.spec["kind"], "target": ex.spec["target"], "start_ms": start_ms,
+                    "wall_ms": wall_ms}
             prof.update(ex.profile())
             seg_profiles.append(prof)
-        total: dict[str, Any] = {"wall_ms": total_ms, "segments": len(seg_profiles)}
+        by_target: dict[str, dict[str, Any]] = {}
+        total: dict[str, Any] = {"segments": len(seg_profiles)}
         for prof in seg_profiles:
+            mine = by_target.setdefault(prof["target"], {"segments": 0})
+            mine["segments"] += 1
             for key, value in prof.items():
-                if key.endswith(("_ms", "cycles", "_j", "updates")) and isinstance(value, (int, float)) and key != "wall_ms":
-                    total[key] = total.get(key, 0) + value
-        self._profile = {"target": self.target, "segments": seg_profiles, "total": total}
+                if _summable(key, value):
+                    mine[key] = mine.get(key, 0) + value
+                    if key != "start_ms":
+                        total[key] = total.get(key, 0) + value
+        for mine in by_target.values():
+            mine.pop("start_ms", None)
+        last_start, last_wall = self._last_run[-1] if self._last_run else (0.0, 0.0)
+        total["wall_ms"] = last_start + last_wall
+        self._profile = {"targets": self.targets, "segments": seg_profiles, "by_target": by_target, "total": total}
         return self._profile
 
-    def _resolve_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(params) - set(self.params))
-        if unknown:
-            known = ", ".join(sorted(self.params)) or "none"
-            raise TsucError(f"unknown run parameter(s) {', '.join(unknown)} for this artifact (accepted: {known})")
-        return {k: p.convert(k, params.get(k, p.default)) for k, p in self.params.items()}
+    def trace_events(self) -> list[dict[str, Any]]:
+        """Chrome/Perfetto trace events of the last run.
+
+        Process 1, "host wall clock": every segment at its measured start and duration.
+        Process 2, "simulated timeline": the same segments in order, host segments taking
+        their wall time and accelerator segments their simulated device time; each
+        accelerator target adds a process with its device's own tracks (tiles, DMA, ...)
+        placed on that timeline."""
+        if self._last_run is None:
+            return []
+        events: list[dict[str, Any]] = [
+            {"name": "process_name", "ph": "M", "pid": 1, "args": {"name": "host wall clock (measured)"}},
+            {"name": "process_name", "ph": "M", "pid": 2, "args": {"name": "simulated timeline (host wall + device time)"}},
+        ]
+        device_pid: dict[str, int] = {}
+        t_sim = 0.0
+        for k, (ex, (start_ms, wall_ms)) in enumerate(zip(self._segments, self._last_run)):
+            target = ex.spec["target"]
+            args = {"kind": ex.spec["kind"], "target": target}
+            events.append({"name": ex.name, "cat": f"segment.{target}", "ph": "X", "pid": 1, "tid": 0,
+                           "ts": start_ms * 1e3, "dur": wall_ms * 1e3, "args": args})
+            sim = ex.simulated_us() if target != "host" else None
+            dur = wall_ms * 1e3 if sim is None else sim
+            events.append({"name": ex.name, "cat": f"segment.{target}", "ph": "X", "pid": 2, "tid": 0,
+                           "ts": t_sim, "dur": dur, "args": args | {"simulated": sim is not None}})
+            if sim is not None:
+                if target not in device_pid:
+                    device_pid[target] = pid = 10 + len(device_pid)
+                    events.append({"name": "process_name", "ph": "M", "pid": pid, "args": {"name": f"{target} device (simulated)"}})
+                events.extend(ex.trace_events(device_pid[target], t_sim))
+            t_sim += dur
+        return events
 
     def _bind_inputs(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
         names = {i.name for i in self.inputs}
@@ -175,6 +242,11 @@ class Executable:
                 raise TsucError(f"input {spec.name!r} has shape {'x'.join(map(str, arr.shape)) or 'scalar'}, expected {shown}")
             env[spec.name] = arr
         return env
+
+
+def _summable(key: str, value: Any) -> bool:
+    return (key.endswith(("_ms", "cycles", "_j", "updates", "flips", "clocks")) and isinstance(value, (int, float))
+            and not isinstance(value, bool))
 
 
 def _is_torch(value: Any) -> bool:

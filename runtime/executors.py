@@ -1,83 +1,115 @@
 """Segment executors: how the runtime runs each kind of segment in an artifact.
 
-Every segment in a manifest has a `kind`; this registry maps it to the class that runs it,
-imported lazily so that loading a cpu-only artifact never imports a simulator. An executor:
+Every segment in a manifest has a `kind`; the `tsuc.executors` entry-point group maps kinds
+to executor classes (tsuc's own are registered in its `pyproject.toml` like a plugin's), which
+are imported on first use, so loading a cpu-only artifact never imports a simulator. An
+executor declares everything the runtime may ask of it:
 
     class MyExecutor(SegmentExecutor):
         kind = "my-kind"
-        params = {"seed": Param(int, 0, "RNG seed")}      # run-time parameters it accepts
-        def __init__(self, spec: dict, artifact: ArtifactReader): ...   # validate + prepare
-        def run(self, feeds: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]: ...
-        def profile(self) -> dict: ...    # of the last run; numbers only, JSON-serialisable
+        params = MyParams          # an `Options` dataclass of run parameters (namespace = target)
+        def __init__(self, spec, artifact, devices): ...   # validate + prepare
+        def run(self, feeds, params): ...   # feeds: inputs by value name; params: a MyParams
+        def profile(self): ...              # of the last run; numbers only, JSON-serialisable
+        def summary(self, outputs): ...     # lines `tsuc run` prints before the outputs
+        def trace_events(self, pid, t0_us): ...   # simulated-device trace events of the last run
+        @classmethod
+        def describe(cls, spec): ...        # lines `tsuc inspect` prints for the segment
 
 `spec` is the segment's manifest entry: {"name", "kind", "target", "inputs": [value names],
-"outputs": [value names], "members": {role: member name}, "config": {...}}. `feeds` holds
-the segment's inputs by value name, `run` returns its outputs by value name.
+"outputs": [value names], "members": {role: member name}, "config": {...}}, plus `options`,
+the resolved options of its target. `devices` is the loading `Executable`'s own dict of
+device models (key -> model): executors that keep device state (SRAM, residency) keep it
+there, so two loaded artifacts never share a device.
 """
 
 from __future__ import annotations
 
-import importlib
+import functools
 from dataclasses import dataclass
-from typing import Any, Callable
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, ClassVar
 
 import numpy as np
 
-from tsuc.errors import ArtifactError, TsucError
+from tsuc.errors import ArtifactError
+from tsuc.runtime.options import Options
+
+GROUP = "tsuc.executors"
 
 
 @dataclass(frozen=True)
-class Param:
-    """A run-time parameter an executor accepts (`tsuc run --param KEY=VALUE`)."""
+class NoParams(Options):
+    """The run parameters of an executor that takes none."""
 
-    type: Callable[[Any], Any]
-    default: Any
-    help: str
-
-    def convert(self, key: str, value: Any) -> Any:
-        if value is None:
-            return None
-        if self.type is bool and isinstance(value, str):
-            if value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if value.lower() in ("0", "false", "no", "off"):
-                return False
-            raise TsucError(f"parameter {key}={value!r} is not a boolean")
-        try:
-            return self.type(value)
-        except (TypeError, ValueError):
-            raise TsucError(f"parameter {key}={value!r} is not a valid {getattr(self.type, '__name__', 'value')}") from None
+    noun = "parameter"
 
 
 class SegmentExecutor:
     """Base class of segment executors; see the module docstring for the contract."""
 
-    kind: str = ""
-    params: dict[str, Param] = {}
+    kind: ClassVar[str] = ""
+    params: ClassVar[type[Options]] = NoParams
 
-    def __init__(self, spec: dict[str, Any], artifact: Any) -> None:
+    def __init__(self, spec: dict[str, Any], artifact: Any, devices: dict[Any, Any] | None = None) -> None:
         self.spec = spec
         self.name: str = spec["name"]
+        self.devices: dict[Any, Any] = devices if devices is not None else {}
 
-    def run(self, feeds: dict[str, np.ndarray], params: dict[str, Any]) -> dict[str, np.ndarray]:
+    def run(self, feeds: dict[str, np.ndarray], params: Options) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
     def profile(self) -> dict[str, Any]:
+        """Figures of the last run (numbers, or lists/dicts of numbers); {} if none."""
         return {}
 
+    def summary(self, outputs: dict[str, Any]) -> list[str]:
+        """Lines for `tsuc run` to print about the last run (e.g. the best cut found)."""
+        return []
 
-# kind -> "module:Class"; targets add their executors here.
-EXECUTORS: dict[str, str] = {
-    "onnx": "tsuc.runtime.host:OnnxSegment",
-    "tfmbs": "tsuc.runtime.tfmbs.executor:TfmbsSegment",
-    "tsu-ising": "tsuc.runtime.tsu.executor:IsingSegment",
-    "tsu-sample": "tsuc.runtime.tsu.executor:SampleSegment",
-}
+    def trace_events(self, pid: int, t0_us: float) -> list[dict[str, Any]]:
+        """Chrome trace events of the simulated device during the last run, starting at
+        `t0_us` on process `pid` ([] when the executor has no device timeline)."""
+        return []
+
+    def simulated_us(self) -> float | None:
+        """Simulated device time of the last run in microseconds (None: not a simulator)."""
+        return None
+
+    @classmethod
+    def describe(cls, spec: dict[str, Any]) -> list[str]:
+        """Lines for `tsuc inspect` about a segment of this kind."""
+        return []
 
 
+@functools.cache
+def _entry_points() -> dict[str, EntryPoint]:
+    found: dict[str, EntryPoint] = {}
+    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+        found.setdefault(ep.name, ep)
+    return found
+
+
+def refresh() -> None:
+    """Forget what was found (after installing or registering a plugin in this process)."""
+    _entry_points.cache_clear()
+    executor_class.cache_clear()
+
+
+def known_kinds() -> list[str]:
+    return list(_entry_points())
+
+
+@functools.cache
 def executor_class(kind: str) -> type[SegmentExecutor]:
-    target = EXECUTORS.get(kind)
-    if target is None:
-        raise ArtifactError(f"segment kind {kind!r} is unknown to this runtime (known: {', '.join(sorted(EXECUTORS))})")
-    module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)
+    ep = _entry_points().get(kind)
+    if ep is None:
+        raise ArtifactError(f"segment kind {kind!r} is unknown to this runtime (known: {', '.join(known_kinds())}; "
+                            "a plugin may provide it)")
+    try:
+        cls = ep.load()
+    except ImportError as e:
+        raise ArtifactError(f"the executor of segment kind {kind!r} cannot be loaded: {e}") from None
+    if not (isinstance(cls, type) and issubclass(cls, SegmentExecutor)):
+        raise ArtifactError(f"entry point {ep.value!r} of segment kind {kind!r} is not a SegmentExecutor")
+    return cls

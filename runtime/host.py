@@ -45,8 +45,8 @@ class OnnxSegment(SegmentExecutor):
 
     kind = "onnx"
 
-    def __init__(self, spec: dict[str, Any], artifact: Any) -> None:
-        super().__init__(spec, artifact)
+    def __init__(self, spec: dict[str, Any], artifact: Any, devices: dict[Any, Any] | None = None) -> None:
+        super().__init__(spec, artifact, devices)
         members = spec.get("members", {})
         if "model" not in members:
             raise ArtifactError(f"{artifact.path}: host segment {self.name!r} has no model member")

@@ -1,110 +1,69 @@
 """The `Target` interface every backend implements (compare IREE's TargetBackend, TVM's BYOC).
 
-A target declares its options, which core-IR ops it accelerates (`supports`), the lowering
-passes it runs on its segments after partitioning (`pipeline`), and how it turns one
-partitioned segment into artifact members plus a manifest entry (`emit_segment`). Ops it does
-not support land in host segments that run on onnxruntime, so every model compiles for every
-target; the option `fallback=error` turns that into an error listing every such op.
+A target declares its options once (`options_class`, a dataclass of `option(...)` fields that
+lives with the target's run-time description, so the runtime reads the same declaration),
+which core-IR ops it accelerates (`supports`), the registered passes that lower its segments
+after partitioning (`pipeline`, pass specs with no options of their own: each pass reads the
+options from the segment's `#tsuc.target<...>` attribute), views of the lowered IR for
+`--emit` (`views`), and how one lowered segment becomes artifact members plus a manifest
+entry (`emit_segment`).
+
+Targets are plugins: `tsuc.targets` entry points name their classes (see `registry.py`), so
+a separate package adds a target (and, through `tsuc.executors`, its executor) without any
+change to tsuc.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tsuc.errors import TsucError
+from tsuc.runtime.options import Options
 
 if TYPE_CHECKING:
     from xdsl.ir import Operation
-    from xdsl.passes import ModulePass
 
     from tsuc.compiler.emit import EmitContext
     from tsuc.dialects.tsuc import SegmentOp
 
 
 @dataclass(frozen=True)
-class Option:
-    """A typed target option with a default, shown by `tsuc targets`."""
-
-    name: str
-    type: type
-    default: Any
-    help: str
-    choices: tuple[Any, ...] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-
-    def parse(self, target: str, raw: Any) -> Any:
-        where = f"option {self.name}={raw!r} of target {target}"
-        if self.type is bool and isinstance(raw, str):
-            lowered = raw.lower()
-            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                raise TsucError(f"{where} is not a boolean (use true or false)")
-            value: Any = lowered in ("1", "true", "yes", "on")
-        else:
-            try:
-                value = self.type(int(raw, 0) if self.type is int and isinstance(raw, str) else raw)
-            except (TypeError, ValueError):
-                raise TsucError(f"{where} is not a valid {self.type.__name__}") from None
-        if self.choices is not None and value not in self.choices:
-            raise TsucError(f"{where} must be one of {', '.join(map(str, self.choices))}")
-        if self.minimum is not None and value < self.minimum:
-            raise TsucError(f"{where} must be at least {self.minimum}")
-        if self.maximum is not None and value > self.maximum:
-            raise TsucError(f"{where} must be at most {self.maximum}")
-        return value
-
-    def describe(self) -> str:
-        extra = f" (one of {', '.join(map(str, self.choices))})" if self.choices else ""
-        return f"{self.name}={self.default!r}: {self.help}{extra}"
+class NoOptions(Options):
+    """The options of a target that has none."""
 
 
-COMMON_OPTIONS: tuple[Option, ...] = (
-    Option("fallback", str, "host", "where ops the target cannot run go: host (onnxruntime) or error",
-           choices=("host", "error")),
-)
-
-
-@dataclass
 class Target:
-    """Base class; subclasses set `name`, `description`, `options` and override the hooks."""
+    """Base class; subclasses set the class variables and override the hooks they need."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    options: ClassVar[tuple[Option, ...]] = ()
+    options_class: ClassVar[type[Options]] = NoOptions
     accelerates: ClassVar[frozenset[str]] = frozenset()
     """Core op names this target runs when their conditions hold; any of them left on the host
     is reported as a compile note with `unsupported_reason`."""
-    emit_after: ClassVar[str | None] = None
-    """The stage whose IR `emit_segment` reads; later stages are views for `--emit` only
-    (None: the last stage)."""
-    values: dict[str, Any] = field(default_factory=dict)
+    extra: ClassVar[str | None] = None
+    """The optional extra (`pip install tsuc[extra]`) that installs what `requires` names."""
+    requires: ClassVar[tuple[str, ...]] = ()
+    """Modules the target needs at compile or run time beyond tsuc's own dependencies."""
 
-    @classmethod
-    def all_options(cls) -> tuple[Option, ...]:
-        return COMMON_OPTIONS + cls.options
+    def __init__(self, options: Options | None = None) -> None:
+        self.options = options if options is not None else self.options_class.create()
 
     @classmethod
     def create(cls, raw: dict[str, Any] | None = None) -> Target:
-        """Validate `raw` options (strings from the CLI or Python values) against the declared ones."""
-        raw = dict(raw or {})
-        declared = {o.name: o for o in cls.all_options()}
-        unknown = sorted(set(raw) - set(declared))
-        if unknown:
-            raise TsucError(
-                f"unknown option(s) {', '.join(unknown)} for target {cls.name} "
-                f"(options: {', '.join(sorted(declared))}; see `tsuc targets`)"
-            )
-        values = {name: (opt.parse(cls.name, raw[name]) if name in raw else opt.default) for name, opt in declared.items()}
-        target = cls(values=values)
-        target.validate()
-        return target
+        """The target with `raw` options (strings from the CLI or Python values), checked."""
+        return cls(cls.options_class.create(raw))
 
-    def validate(self) -> None:
-        """Cross-option checks; raise TsucError with one sentence."""
+    @property
+    def values(self) -> dict[str, Any]:
+        return self.options.values()
 
     def __getitem__(self, key: str) -> Any:
-        return self.values[key]
+        return getattr(self.options, key)
+
+    def spec(self) -> str:
+        """`name{key=value ...}`: the target with every resolved option, in the spec syntax."""
+        return self.options.spec() if self.options.values() else self.name
 
     # -- hooks ------------------------------------------------------------------------------
 
@@ -113,16 +72,23 @@ class Target:
         return False
 
     def unsupported_reason(self, op: Operation) -> str:
-        """Why `supports(op)` is false, for the `fallback=error` message."""
+        """Why `supports(op)` is false, for compile notes and the `fallback=error` message."""
         return f"target {self.name} does not run {op.name}"
 
-    def pipeline(self) -> list[ModulePass]:
-        """Lowering passes applied after partitioning; they rewrite this target's segments."""
+    def pipeline(self) -> list[str]:
+        """Registered passes (pass specs) that lower this target's segments after partitioning."""
         return []
 
+    def views(self) -> dict[str, list[str]]:
+        """Extra `--emit` stages: name -> passes applied to the lowered IR (views only; the
+        emitter never reads them). Names must not clash with other targets' views."""
+        return {}
+
     def emit_segment(self, segment: SegmentOp, ctx: EmitContext) -> dict[str, Any]:
-        """Turn one of this target's segments into artifact members; return its manifest entry
-        (`kind`, `members`, `config`; the driver fills `name`, `target`, `inputs`, `outputs`)."""
+        """Turn one of this target's lowered segments into artifact members; return its manifest
+        entry (`kind`, `config`; the driver fills `name`, `target`, `inputs`, `outputs`, `members`)."""
+        from tsuc.errors import TsucError
+
         raise TsucError(f"target {self.name} cannot emit segment {segment.sym_name.data}")
 
     def import_object(self, obj: Any) -> Any:

@@ -75,30 +75,43 @@ def _shapes(items: tuple[str, ...]) -> dict[str, list[int]]:
 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--target", "-t", default="cpu", show_default=True, help="Target name (see `tsuc targets`).")
+@click.option("--target", "-t", default="cpu", show_default=True,
+              help="Targets in order of preference: NAME[,NAME...], each optionally NAME{key=value ...} (see `tsuc targets`).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Artifact path [default: MODEL stem + .tsuc].")
-@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Target option (repeatable).")
+@click.option("--option", "options", multiple=True, metavar="[TARGET.]KEY=VALUE",
+              help="Target option (repeatable); the bare KEY when one listed target has it; fallback=host|error.")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=1x3x224x224", help="Fix an input's dynamic dimensions.")
 @click.option("--input-format", help="Input format when the extension does not say (onnx, gset, bqm).")
-@click.option("--emit", metavar="STAGE", help="Stop after STAGE (core, partitioned, target, ...) and print the IR.")
-@click.option("--print-debuginfo", is_flag=True, help="With --emit: print op locations (ONNX node names).")
+@click.option("--emit", metavar="STAGE", help="Stop after STAGE (core, partitioned, lowered, or a target view such as linalg) and print the IR.")
+@click.option("--print-pipeline", is_flag=True, help="Print the pass pipeline from core to lowered (for `tsuc opt -p`) and stop.")
+@click.option("--print-debuginfo/--no-print-debuginfo", default=True, show_default=True,
+              help="With --emit: print op locations (ONNX node names).")
+@click.option("--elide-weights", is_flag=True, help="With --emit: leave the weight blobs out of the printed IR.")
 def compile(model: str, target: str, output: str | None, options: tuple[str, ...], input_shapes: tuple[str, ...],  # noqa: A001
-            input_format: str | None, emit: str | None, print_debuginfo: bool) -> None:
+            input_format: str | None, emit: str | None, print_pipeline: bool, print_debuginfo: bool,
+            elide_weights: bool) -> None:
     """Compile MODEL (ONNX file or problem file) into a .tsuc artifact."""
-    from tsuc.compiler.driver import compile_model, lower
-    from tsuc.targets.registry import get_target
+    from tsuc.compiler.driver import compile_model, lower, lowering_pipeline
+    from tsuc.targets.registry import resolve_targets
 
-    tgt = get_target(target, _key_values(options, "--option"))
+    targets, compile_opts = resolve_targets(target, _key_values(options, "--option"))
+    if print_pipeline:
+        click.echo(",".join(lowering_pipeline(targets, compile_opts["fallback"])))
+        return
     shapes = _shapes(input_shapes)
     if emit:
-        _module, _name, _prov, text = lower(model, tgt, shapes, None, input_format, emit=emit, debuginfo=print_debuginfo)
+        _module, _name, _prov, text = lower(model, targets, shapes, None, input_format, emit=emit,
+                                            fallback=compile_opts["fallback"], debuginfo=print_debuginfo,
+                                            weights=not elide_weights)
         click.echo(text, nl=False)
         return
     out = output or os.path.splitext(os.path.basename(model))[0] + ".tsuc"
+    _check_writable(out, "-o")
     command = " ".join(["tsuc compile", os.path.basename(model), f"--target={target}"] + [f"--option {o}" for o in options]
                        + [f"--input-shape {s}" for s in input_shapes])
     with _progress(f"compiling {os.path.basename(model)} for {target}"):
-        exe = compile_model(model, target=tgt, output=out, input_shapes=shapes, input_format=input_format, command=command)
+        exe = compile_model(model, target=targets, output=out, options=compile_opts, input_shapes=shapes,
+                            input_format=input_format, command=command)
     notes = exe.manifest.get("notes", [])
     for note in notes[:5]:
         click.echo(f"note: {note}", err=True)
@@ -107,6 +120,15 @@ def compile(model: str, target: str, output: str | None, options: tuple[str, ...
     stats = exe.manifest["op_stats"]
     by = ", ".join(f"{k}: {v}" for k, v in stats.get("by_target", {}).items())
     click.echo(f"wrote {out} ({os.path.getsize(out):,} bytes; {len(exe.manifest['segments'])} segment(s); ops {by})")
+
+
+def _check_writable(path: str, what: str) -> None:
+    """Refuse an output path whose folder does not exist before doing any work."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise TsucError(f"{what} {path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise TsucError(f"{what} {path}: is a folder")
 
 
 class _progress:
@@ -132,21 +154,6 @@ class _progress:
 
 def _safe_filename(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip(".") or "output"
-
-
-def make_random_inputs(specs, seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    feeds = {}
-    for spec in specs:
-        shape = [1 if d is None or d < 0 else d for d in spec.shape]
-        dtype = np.dtype(spec.dtype)
-        if dtype.kind == "f":
-            feeds[spec.name] = rng.standard_normal(shape).astype(dtype)
-        elif dtype.kind == "b":
-            feeds[spec.name] = rng.integers(0, 2, shape).astype(bool)
-        else:
-            feeds[spec.name] = rng.integers(0, 10, shape).astype(dtype)
-    return feeds
 
 
 def _load_inputs(items: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -175,7 +182,14 @@ def run(artifact: str, inputs: tuple[str, ...], random_inputs: bool, seed: int, 
         output_dir: str | None, profile: bool, profile_json: str | None, trace: str | None) -> None:
     """Run ARTIFACT and print its outputs."""
     from tsuc.runtime import load
+    from tsuc.runtime.inputs import make_random_inputs
+    from tsuc.runtime.report import format_profile, jsonable
 
+    for path, what in ((profile_json, "--profile-json"), (trace, "--trace")):
+        if path:
+            _check_writable(path, what)
+    if output_dir and os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise TsucError(f"--output-dir {output_dir}: is a file, not a folder")
     exe = load(artifact)
     feeds = _load_inputs(inputs)
     if random_inputs:
@@ -195,7 +209,7 @@ def run(artifact: str, inputs: tuple[str, ...], random_inputs: bool, seed: int, 
         click.echo(format_profile(prof))
     if profile_json:
         with open(profile_json, "w") as f:
-            json.dump(prof, f, indent=1, default=_jsonable)
+            json.dump(prof, f, indent=1, default=jsonable)
     if trace:
         events = exe.trace_events()
         with open(trace, "w") as f:
@@ -204,12 +218,7 @@ def run(artifact: str, inputs: tuple[str, ...], random_inputs: bool, seed: int, 
 
 
 def _summaries(exe: Any, outs: dict[str, Any]) -> list[str]:
-    lines = []
-    for ex in exe.executors:
-        summary = getattr(ex, "summary", None)
-        if callable(summary):
-            lines.extend(summary(outs))
-    return lines
+    return [line for ex in exe.executors for line in ex.summary(outs)]
 
 
 def _preview(arr: np.ndarray) -> str:
@@ -218,39 +227,6 @@ def _preview(arr: np.ndarray) -> str:
         return "[]"
     body = np.array2string(flat[:6], precision=5, separator=", ")
     return body if flat.size <= 6 else body[:-1] + ", ...]"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
-
-
-def format_profile(prof: dict[str, Any]) -> str:
-    lines = [f"profile (target {prof.get('target')}):"]
-    for seg in prof.get("segments", []):
-        fields = ", ".join(f"{k}={_fmt(v)}" for k, v in seg.items() if k not in ("name", "kind", "target") and not isinstance(v, (list, dict)))
-        lines.append(f"  {seg['name']} [{seg['target']}/{seg['kind']}]: {fields}")
-        for key, value in seg.items():
-            if isinstance(value, dict):
-                lines.append(f"    {key}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in value.items()))
-            elif isinstance(value, list) and value and isinstance(value[0], dict):
-                lines.append(f"    {key}:")
-                for item in value:
-                    lines.append("      " + ", ".join(f"{k}={_fmt(v)}" for k, v in item.items()))
-            elif isinstance(value, list):
-                lines.append(f"    {key}: {value}")
-    total = prof.get("total", {})
-    lines.append("  total: " + ", ".join(f"{k}={_fmt(v)}" for k, v in total.items()))
-    return "\n".join(lines)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
 
 
 @main.command()
@@ -266,7 +242,8 @@ def inspect(artifact: str, as_json: bool) -> None:
         click.echo(json.dumps(m, indent=1, sort_keys=True))
         return
     click.echo(f"{artifact}: tsuc artifact format {m['format_version']}, written by tsuc {m['compiler_version']}")
-    click.echo(f"target: {m['target']['name']} " + " ".join(f"{k}={v}" for k, v in sorted(m['target']['options'].items())))
+    for t in m["targets"]:
+        click.echo(f"target {t['name']}: " + " ".join(f"{k}={v}" for k, v in t["options"].items()))
     if m.get("command"):
         click.echo(f"command: {m['command']}")
     for title, specs in (("inputs", exe.inputs), ("outputs", exe.outputs)):
@@ -277,10 +254,8 @@ def inspect(artifact: str, as_json: bool) -> None:
     for seg, ex in zip(m["segments"], exe.executors):
         ops = ", ".join(f"{k.split('.', 1)[-1]} x{v}" for k, v in seg.get("ops", {}).items())
         click.echo(f"  {seg['name']} [{seg['target']}/{seg['kind']}] {len(seg['inputs'])} in, {len(seg['outputs'])} out: {ops}")
-        describe = getattr(type(ex), "describe", None)
-        if callable(describe):
-            for line in describe(seg):
-                click.echo(f"    {line}")
+        for line in type(ex).describe(seg):
+            click.echo(f"    {line}")
     for note in m.get("notes", []):
         click.echo(f"note: {note}")
     stats = m.get("op_stats", {})
@@ -291,8 +266,8 @@ def inspect(artifact: str, as_json: bool) -> None:
 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--target", "-t", default="cpu", show_default=True)
-@click.option("--option", "options", multiple=True, metavar="KEY=VALUE")
+@click.option("--target", "-t", default="cpu", show_default=True, help="Targets, as for `tsuc compile`.")
+@click.option("--option", "options", multiple=True, metavar="[TARGET.]KEY=VALUE")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=1x3x224x224")
 @click.option("--input", "inputs", multiple=True, metavar="NAME=FILE.npy")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random inputs.")
@@ -317,13 +292,15 @@ def verify(model: str, target: str, options: tuple[str, ...], input_shapes: tupl
 @click.option("-p", "--passes", "pipeline", default="", help="Comma-separated pass pipeline, xdsl-opt syntax.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the result here instead of stdout.")
 @click.option("--verify-diagnostics", is_flag=True, help="Print verifier errors on stdout and exit 0 (for lit tests).")
-@click.option("--print-debuginfo", is_flag=True, help="Print op locations.")
-def opt(file: str, pipeline: str, output: str | None, verify_diagnostics: bool, print_debuginfo: bool) -> None:
+@click.option("--print-debuginfo/--no-print-debuginfo", default=True, show_default=True, help="Print op locations.")
+@click.option("--elide-weights", is_flag=True, help="Leave the weight blobs out of the printed IR.")
+def opt(file: str, pipeline: str, output: str | None, verify_diagnostics: bool, print_debuginfo: bool,
+        elide_weights: bool) -> None:
     """Parse FILE (MLIR text; '-' for stdin), run PIPELINE, print the result."""
     from tsuc.tools.opt import run_opt
 
     text = sys.stdin.read() if file == "-" else _read_text(file)
-    ok, result = run_opt(text, file, pipeline, verify_diagnostics, print_debuginfo)
+    ok, result = run_opt(text, file, pipeline, verify_diagnostics, print_debuginfo, not elide_weights)
     if output:
         with open(output, "w") as f:
             f.write(result)
@@ -343,22 +320,31 @@ def _read_text(path: str) -> str:
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 def targets(as_json: bool) -> None:
-    """List targets, their options and defaults."""
-    from tsuc.targets.registry import available_targets, target_class
+    """List installed targets (plugins included), their options and defaults."""
+    from tsuc.targets.registry import COMPILE_OPTIONS, installed_targets
 
-    table = {}
-    for name in available_targets():
-        cls = target_class(name)
-        table[name] = {"description": cls.description,
-                       "options": [{"name": o.name, "default": o.default, "help": o.help,
-                                    "choices": list(o.choices) if o.choices else None} for o in cls.all_options()]}
+    table: dict[str, Any] = {}
+    for entry in installed_targets():
+        if entry.cls is None:
+            table[entry.name] = {"available": False, "problem": entry.problem}
+            continue
+        infos = entry.cls.options_class.declared().values()
+        table[entry.name] = {"available": True, "description": entry.cls.description,
+                             "options": [{"name": o.name, "type": o.type.__name__, "default": o.default, "help": o.help,
+                                          "choices": list(o.choices) if o.choices else None,
+                                          "minimum": o.minimum, "maximum": o.maximum} for o in infos]}
     if as_json:
         click.echo(json.dumps(table, indent=1))
         return
     for name, info in table.items():
+        if not info["available"]:
+            click.echo(f"{name}: not available: {info['problem']}")
+            continue
         click.echo(f"{name}: {info['description']}")
-        for o in target_class(name).all_options():
-            click.echo(f"    {o.describe()}")
+        cls = next(e.cls for e in installed_targets() if e.name == name)
+        for o in cls.options_class.declared().values():
+            click.echo(f"    {name}.{o.describe()}")
+    click.echo("compile options: " + "; ".join(f"{k}={v[0]} (one of {', '.join(v)})" for k, v in COMPILE_OPTIONS.items()))
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def verify_model(path: str, target: str, options: dict[str, Any], input_shapes: 
                  inputs: dict[str, np.ndarray], seed: int, rtol: float, atol: float, all_layers: bool) -> VerifyReport:
     from tsuc.compiler.driver import compile_model
     from tsuc.compiler.frontends.onnx_import import load_onnx, prepare
-    from tsuc.tools.cli import make_random_inputs
+    from tsuc.runtime.inputs import make_random_inputs
 
     exe = compile_model(path, target=target, options=options, input_shapes=input_shapes, expose_all=all_layers)
     feeds = {**make_random_inputs(exe.inputs, seed), **inputs}

@@ -26,7 +26,7 @@ def _in_host_segment(op: Operation) -> bool:
     parent = op.parent_op()
     while parent is not None and not isinstance(parent, SegmentOp):
         parent = parent.parent_op()
-    return parent is not None and parent.target.data == "host"
+    return parent is not None and parent.target_name == "host"
 
 
 class BernoulliViaUniform(RewritePattern):

@@ -1,6 +1,6 @@
 """Partitioning: group target-supported ops into `tsuc.segment`s, everything else into host segments.
 
-Ops are labelled with the target's name when `Target.supports(op)` says so and `host`
+Ops are labelled with the first listed target whose `Target.supports(op)` says so and `host`
 otherwise; maximal runs of consecutive ops with one label (program order is topological, so
 every run can execute as a unit) become one segment each. `onnx.Constant` ops stay outside
 and are cloned into each segment that reads them, so a segment sees its weights. A segment's
@@ -9,30 +9,36 @@ operands are the outside values it reads, its results the values read after it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 from xdsl.rewriter import InsertPoint, Rewriter
 
-from tsuc.dialects.tsuc import SegmentOp, YieldOp
-from tsuc.errors import UnsupportedError
+from tsuc.dialects.tsuc import SegmentOp, TargetAttr, YieldOp
+from tsuc.errors import TsucError, UnsupportedError
 
 if TYPE_CHECKING:
     from tsuc.targets.base import Target
 
 HOST = "host"
+NOTES = "tsuc.notes"
 
 
-def _label(op: Operation, target: Target) -> str | None:
+def _label(op: Operation, targets: Sequence[Target]) -> Target | str | None:
+    """The first listed target that runs `op`, `host` if none does, None for ops no segment holds."""
     if op.name == "onnx.Constant" or op.has_trait(_terminator()):
         return None
-    return target.name if target.name != "cpu" and target.supports(op) else HOST
+    for target in targets:
+        if target.name != "cpu" and target.supports(op):
+            return target
+    return HOST
 
 
 def _terminator():
@@ -41,23 +47,41 @@ def _terminator():
     return IsTerminator
 
 
-def check_fallback(fn: func.FuncOp, target: Target) -> None:
-    """With `fallback=error`, list every op the target cannot run in one error."""
-    if target.values.get("fallback") != "error":
+def _reasons(op: Operation, targets: Sequence[Target]) -> str:
+    return "; ".join(t.unsupported_reason(op) for t in targets if t.name != "cpu") or "target cpu runs everything on the host"
+
+
+def check_fallback(fn: func.FuncOp, targets: Sequence[Target], fallback: str) -> None:
+    """With `fallback=error`, list every op that no listed target runs in one error."""
+    if fallback != "error":
         return
     from tsuc.compiler.onnx_export import node_name
 
-    bad = [f"{node_name(op) or op.name} ({target.unsupported_reason(op)})" for op in fn.body.block.ops
-           if _label(op, target) == HOST]
+    bad = [f"{node_name(op) or op.name} ({_reasons(op, targets)})" for op in fn.body.block.ops
+           if _label(op, targets) == HOST]
     if bad:
-        raise UnsupportedError(f"{len(bad)} op(s) cannot run on target {target.name} (fallback=error): " + "; ".join(bad))
+        names = ",".join(t.name for t in targets)
+        raise UnsupportedError(f"{len(bad)} op(s) cannot run on target {names} (fallback=error): " + "; ".join(bad))
 
 
-def partition_function(fn: func.FuncOp, target: Target) -> list[SegmentOp]:
+def fallback_notes(fn: func.FuncOp, targets: Sequence[Target]) -> list[str]:
+    """A note for every op of a kind a listed target accelerates that still lands on the host."""
+    from tsuc.compiler.onnx_export import node_name
+
+    notes = []
+    for op in fn.body.block.ops:
+        owners = [t for t in targets if op.name in t.accelerates]
+        if owners and _label(op, targets) == HOST:
+            why = "; ".join(t.unsupported_reason(op) for t in owners)
+            notes.append(f"{node_name(op) or op.name} ({op.name.split('.', 1)[-1]}) stays on the host: {why}")
+    return notes
+
+
+def partition_function(fn: func.FuncOp, targets: Sequence[Target]) -> list[SegmentOp]:
     block = fn.body.block
-    runs: list[tuple[str, list[Operation]]] = []
+    runs: list[tuple[Target | str, list[Operation]]] = []
     for op in list(block.ops):
-        label = _label(op, target)
+        label = _label(op, targets)
         if label is None:
             continue
         if runs and runs[-1][0] == label:
@@ -69,11 +93,12 @@ def partition_function(fn: func.FuncOp, target: Target) -> list[SegmentOp]:
     position = {op: k for k, op in enumerate(block.ops)}
     segments = []
     for index, (label, ops) in enumerate(runs):
-        segments.append(_outline(block, f"{label}{index}", label, ops, position))
+        attr = TargetAttr(HOST) if label == HOST else TargetAttr(label.name, label.values)  # type: ignore[union-attr]
+        segments.append(_outline(block, f"{attr.data}{index}", attr, ops, position))
     return segments
 
 
-def _outline(block: Block, name: str, label: str, ops: list[Operation], position: dict[Operation, int]) -> SegmentOp:
+def _outline(block: Block, name: str, label: TargetAttr, ops: list[Operation], position: dict[Operation, int]) -> SegmentOp:
     inside = set(ops)
     defined = {r for op in ops for r in op.results}
     inputs: list[SSAValue] = []
@@ -118,15 +143,18 @@ def _outline(block: Block, name: str, label: str, ops: list[Operation], position
 
 
 class PartitionMain(RewritePattern):
-    def __init__(self, target: Target) -> None:
-        self.target = target
+    def __init__(self, targets: Sequence[Target], fallback: str = "host") -> None:
+        self.targets = list(targets)
+        self.fallback = fallback
+        self.notes: list[str] = []
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: func.FuncOp, rewriter: PatternRewriter) -> None:
         if op.sym_name.data != "main" or any(isinstance(o, SegmentOp) for o in op.body.block.ops):
             return
-        check_fallback(op, self.target)
-        partition_function(op, self.target)
+        check_fallback(op, self.targets, self.fallback)
+        self.notes.extend(fallback_notes(op, self.targets))
+        partition_function(op, self.targets)
         # constants now only used inside segments are dead outside
         for const in [o for o in op.body.block.ops if o.name == "onnx.Constant"]:
             if not const.results[0].uses:
@@ -136,22 +164,33 @@ class PartitionMain(RewritePattern):
 
 @dataclass(frozen=True)
 class PartitionPass(ModulePass):
-    """`tsuc-partition{target=NAME}`: split `@main` into target and host segments."""
+    """`tsuc-partition{targets="tfmbs{w_planes=2},tsu" fallback=host}`: split `@main` into segments.
+
+    Each op goes to the first listed target that supports it, the rest to host segments; each
+    segment records its target and that target's resolved options (`#tsuc.target<...>`), and
+    ops of a kind a listed target accelerates that still land on the host get a compile note
+    (module attribute `tsuc.notes`) saying why."""
 
     name = "tsuc-partition"
 
-    target: str = "cpu"
+    targets: str = "cpu"
+    fallback: str = "host"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        from tsuc.targets.registry import get_target
+        from tsuc.targets.registry import resolve_targets
 
-        partition_module(op, get_target(self.target))
+        targets, _ = resolve_targets(self.targets)
+        if self.fallback not in ("host", "error"):
+            raise TsucError(f"tsuc-partition: fallback={self.fallback!r} must be host or error")
+        partition_module(op, targets, self.fallback)
 
 
-def partition_module(module: ModuleOp, target: Target) -> None:
+def partition_module(module: ModuleOp, targets: Sequence[Target], fallback: str = "host") -> None:
     # Outlining moves ops between blocks, which a pattern walker's worklist cannot follow,
     # so the pattern is applied to each function directly.
-    pattern = PartitionMain(target)
+    pattern = PartitionMain(targets, fallback)
     for op in list(module.ops):
         if isinstance(op, func.FuncOp):
             pattern.match_and_rewrite(op, PatternRewriter(op))
+    if pattern.notes:
+        module.attributes[NOTES] = ArrayAttr([StringAttr(n) for n in pattern.notes])

@@ -5,11 +5,11 @@ Two ways to run, same numbers (tests hold them to bit-exact outputs and equal co
 - `fast` (default): per layer, quantise the input, compute the integer products of every
   weight plane at once, and the float epilogue (`fastpath`). The products are onnxruntime's
   8-bit integer kernels where the levels fit in 8 bits (act_trits <= 5), otherwise (or with
-  `--param tfmbs_products=blas`) im2col and one float32 BLAS product (exact: every partial
+  `--param tfmbs.products=blas`) im2col and one float32 BLAS product (exact: every partial
   sum is an integer below 2^24, else float64). The fabric counters are computed in closed
   form (`schedule.layer_counters`) from the nonzero counts of the trit planes, lazily when
   `profile()` is asked for.
-- `replay` (`--param tfmbs_mode=replay`): drive the `Fabric` device model with the layer's
+- `replay` (`--param tfmbs.mode=replay`): drive the `Fabric` device model with the layer's
   real program: PT-5 SRAM words over DMA, the stored TFD descriptors frame by frame, results
   read from the accumulators. Slow (Python per frame); for small models and for checking.
 
@@ -22,25 +22,24 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from tsuc.errors import ArtifactError, TsucError
-from tsuc.runtime.executors import Param, SegmentExecutor
+from tsuc.runtime.executors import SegmentExecutor
 from tsuc.runtime.tfmbs import actquant, fastpath, pt5
 from tsuc.runtime.tfmbs.fabric import Fabric, energy_estimate
 from tsuc.runtime.tfmbs.host_ops import column_sums, conv_out_hw, epilogue, im2col, im2col_t
 from tsuc.runtime.tfmbs.machine import FabricConfig
+from tsuc.runtime.tfmbs.options import TfmbsParams
 from tsuc.runtime.tfmbs.schedule import Counters, LayerPlan, commands, layer_counters, preload_bursts, preload_counters
 from tsuc.runtime.tfmbs.tfd import TFD
 
 CONFIG_VERSION = 1
 EXACT_F32 = 1 << 24
 
-_FABRICS: "weakref.WeakKeyDictionary[Any, Fabric]" = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -145,15 +144,10 @@ class CallRecord:
 
 class TfmbsSegment(SegmentExecutor):
     kind = "tfmbs"
-    params = {
-        "tfmbs_mode": Param(str, "fast", "fast (vectorised, closed-form counters) or replay (drive the Fabric model frame by frame)"),
-        "tfmbs_threads": Param(int, 0, "threads of the fast path (products and elementwise work; 0 = one per core)"),
-        "tfmbs_products": Param(str, "auto", "fast-path products: int8 (onnxruntime's 8-bit integer kernels, act_trits <= 5), "
-                                             "blas (float32/float64 BLAS), or auto (int8 where it applies, else blas)"),
-    }
+    params = TfmbsParams
 
-    def __init__(self, spec: dict[str, Any], artifact: Any) -> None:
-        super().__init__(spec, artifact)
+    def __init__(self, spec: dict[str, Any], artifact: Any, devices: dict[Any, Any] | None = None) -> None:
+        super().__init__(spec, artifact, devices)
         where = f"{artifact.path}: tfmbs segment {self.name!r}"
         config = spec.get("config", {})
         if config.get("version") != CONFIG_VERSION:
@@ -224,21 +218,14 @@ class TfmbsSegment(SegmentExecutor):
     # -- running ----------------------------------------------------------------------------
 
     def run(self, feeds: dict[str, np.ndarray], params: dict[str, Any]) -> dict[str, np.ndarray]:
-        mode = params.get("tfmbs_mode") or "fast"
-        if mode not in ("fast", "replay"):
-            raise TsucError(f"parameter tfmbs_mode={mode!r} must be fast or replay")
-        products = params.get("tfmbs_products") or "auto"
-        if products not in ("auto", "int8", "blas"):
-            raise TsucError(f"parameter tfmbs_products={products!r} must be auto, int8 or blas")
+        mode = params.get("mode") or "fast"
+        products = params.get("products") or "auto"
         if products == "int8":
             bad = next((layer for layer in self.layers if not layer.int8_ok()), None)
             if bad is not None:
-                raise TsucError(f"parameter tfmbs_products=int8 does not apply to tfmbs layer {bad.plan.name!r} "
+                raise TsucError(f"parameter tfmbs.products=int8 does not apply to tfmbs layer {bad.plan.name!r} "
                                 f"(act_trits={bad.plan.act_trits}: 8-bit levels need act_trits <= {fastpath.INT8_MAX_ACT_TRITS})")
-        threads = int(params.get("tfmbs_threads") or 0)
-        if threads < 0:
-            raise TsucError(f"parameter tfmbs_threads={threads} must be 0 (one per core) or more")
-        threads = threads or fastpath.cpu_threads()
+        threads = int(params.get("threads") or 0) or fastpath.cpu_threads()
         env: dict[str, np.ndarray] = {f"arg{i}": np.asarray(feeds[n]) for i, n in enumerate(self.spec["inputs"])}
         first = self._calls == 0
         fab = self._fabric() if mode == "replay" else None
@@ -321,9 +308,12 @@ class TfmbsSegment(SegmentExecutor):
     # -- replay on the device model ----------------------------------------------------------
 
     def _fabric(self) -> Fabric:
-        fab = _FABRICS.get(self._artifact)
+        """The loading Executable's fabric of this configuration (its SRAM and residency are
+        shared by the artifact's fabric segments, never with another loaded artifact)."""
+        key = ("tfmbs.fabric", self.config)
+        fab = self.devices.get(key)
         if fab is None:
-            fab = _FABRICS[self._artifact] = Fabric(self.config)
+            fab = self.devices[key] = Fabric(self.config)
         return fab
 
     def _images(self, layer: Layer) -> np.ndarray:
@@ -449,6 +439,17 @@ class TfmbsSegment(SegmentExecutor):
             out["closed_form_agrees"] = bool(agrees)
         return out
 
+    def simulated_us(self) -> float | None:
+        p = self.profile()
+        return p["cycles"] / self.config.clock_hz * 1e6 if p else None
+
+    def trace_events(self, pid: int, t0_us: float) -> list[dict[str, Any]]:
+        return _trace_events(self, pid, t0_us)
+
+    @classmethod
+    def describe(cls, spec: dict[str, Any]) -> list[str]:
+        return _describe(spec)
+
     def profile_detailed(self) -> dict[str, Any]:
         """The last call in the seed's `Fabric.profile_detailed()` form."""
         p = self.profile()
@@ -569,19 +570,18 @@ def _trace_layer(events: list[dict[str, Any]], pid: int, layer: Layer, cfg: Fabr
     return t
 
 
-def _trace_events(self: TfmbsSegment) -> list[dict[str, Any]]:
+def _trace_events(self: TfmbsSegment, pid: int, t0_us: float) -> list[dict[str, Any]]:
     """Chrome/Perfetto trace of the last call: frames per tile (one track per tile) and DMA
-    bursts (one more track), in fabric time. Layers with more than FRAME_EVENTS_MAX frames
-    show as one event per tile. Segments of one artifact follow each other on one timeline."""
+    bursts (one more track), in fabric time from `t0_us`. Layers with more than
+    FRAME_EVENTS_MAX frames show as one event per tile."""
     prof = self.profile()
     if not prof:
         return []
     cfg = self.config
-    pid = 1000
-    start = _TRACE_CLOCK.get(self._artifact, 0.0) if self._calls else 0.0
+    start = t0_us * cfg.clock_hz / 1e6
     events: list[dict[str, Any]] = [
-        {"name": "process_name", "ph": "M", "pid": pid, "args": {"name": "Ternary Fabric"}},
-        *({"name": "thread_name", "ph": "M", "pid": pid, "tid": t, "args": {"name": f"tile {t}"}} for t in range(cfg.tiles)),
+        {"name": "thread_name", "ph": "M", "pid": pid, "tid": t, "args": {"name": f"tile {t}"}} for t in range(cfg.tiles)
+    ] + [
         {"name": "thread_name", "ph": "M", "pid": pid, "tid": cfg.tiles, "args": {"name": "DMA"}},
     ]
     t = start + prof["preload_cycles"]
@@ -590,11 +590,10 @@ def _trace_events(self: TfmbsSegment) -> list[dict[str, Any]]:
                        "ts": start * 1e6 / cfg.clock_hz, "dur": prof["preload_cycles"] * 1e6 / cfg.clock_hz, "args": {}})
     for layer, summary in zip(self.layers, prof["layers"]):
         t = _trace_layer(events, pid, layer, cfg, layer.rows, t, summary)
-    _TRACE_CLOCK[self._artifact] = t
     return events
 
 
-def _describe(cls, spec: dict[str, Any]) -> list[str]:
+def _describe(spec: dict[str, Any]) -> list[str]:
     """Lines for `tsuc inspect`: machine, SRAM use, and per layer its tile map and sparsity."""
     config = spec.get("config", {})
     try:
@@ -619,7 +618,3 @@ def _describe(cls, spec: dict[str, Any]) -> list[str]:
             f"tile masks {tiles} | weight sparsity {', '.join(f'{s:.3f}' for s in sparsity)}")
     return lines
 
-
-_TRACE_CLOCK: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()
-TfmbsSegment.trace_events = _trace_events  # type: ignore[attr-defined]
-TfmbsSegment.describe = classmethod(_describe)  # type: ignore[attr-defined]

@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from tsuc.errors import ArtifactError, TsucError
-from tsuc.runtime.executors import Param, SegmentExecutor
+from tsuc.runtime.executors import SegmentExecutor
 from tsuc.runtime.tsu.anneal import AnnealParams, anneal
 from tsuc.runtime.tsu.chains import chain_breaks, check_chains, majority_vote
 from tsuc.runtime.tsu.machine import MachineProgram, PBitMachine
+from tsuc.runtime.tsu.options import IsingParams, SampleParams
 from tsuc.runtime.tsu.problem import IsingProblem
 
 
@@ -42,21 +43,10 @@ class IsingSegment(SegmentExecutor):
     """Anneals an Ising program on the p-bit machine simulator."""
 
     kind = "tsu-ising"
-    params = {
-        "reads": Param(int, None, "independent anneals (default: the artifact's)"),
-        "sweeps": Param(int, None, "sweeps per anneal (default: the artifact's)"),
-        "seed": Param(int, 0, "seed of the p-bits' RNGs (runs are bit-reproducible from it)"),
-        "schedule": Param(str, None, "beta schedule: constant, linear or geometric"),
-        "beta0": Param(float, None, "initial (hot) beta, problem units"),
-        "beta1": Param(float, None, "final (cold) beta, problem units"),
-        "time_limit": Param(float, None, "seconds; repeats anneals until then and returns the best found"),
-        "tempering": Param(int, None, "parallel-tempering levels per read (0: off)"),
-        "swap_interval": Param(int, 1, "sweeps between tempering swap rounds"),
-        "engine": Param(str, "auto", "simulator engine: auto, sparse or dense"),
-    }
+    params = IsingParams
 
-    def __init__(self, spec: dict[str, Any], artifact: Any) -> None:
-        super().__init__(spec, artifact)
+    def __init__(self, spec: dict[str, Any], artifact: Any, devices: dict[Any, Any] | None = None) -> None:
+        super().__init__(spec, artifact, devices)
         cfg = spec.get("config", {})
         try:
             self.config = cfg
@@ -153,6 +143,9 @@ class IsingSegment(SegmentExecutor):
     def profile(self) -> dict[str, Any]:
         return dict(self._profile)
 
+    def simulated_us(self) -> float | None:
+        return self._profile["sim_seconds"] * 1e6 if self._profile else None
+
     def summary(self, outputs: dict[str, Any]) -> list[str]:
         """Lines `tsuc run` prints after a run."""
         names = self.spec["outputs"]
@@ -200,10 +193,10 @@ class SampleSegment(SegmentExecutor):
     """Runs the `tsu.sample` ops of a model segment with p-bit RNGs."""
 
     kind = "tsu-sample"
-    params = {"seed": Param(int, 0, "seed of the p-bits' RNGs (runs are bit-reproducible from it)")}
+    params = SampleParams
 
-    def __init__(self, spec: dict[str, Any], artifact: Any) -> None:
-        super().__init__(spec, artifact)
+    def __init__(self, spec: dict[str, Any], artifact: Any, devices: dict[Any, Any] | None = None) -> None:
+        super().__init__(spec, artifact, devices)
         from tsuc.runtime.tsu.sampling import SamplingProgram
 
         try:
@@ -229,6 +222,9 @@ class SampleSegment(SegmentExecutor):
 
     def profile(self) -> dict[str, Any]:
         return dict(self._profile)
+
+    def simulated_us(self) -> float | None:
+        return self._profile["sim_seconds"] * 1e6 if self._profile else None
 
     @classmethod
     def describe(cls, spec: dict[str, Any]) -> list[str]:

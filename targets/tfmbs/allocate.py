@@ -27,7 +27,9 @@ from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, ModuleOp, StringA
 from xdsl.passes import ModulePass
 
 from tsuc.errors import TsucError
+from tsuc.compiler.target_config import segment_options
 from tsuc.runtime.tfmbs.machine import FabricConfig
+from tsuc.runtime.tfmbs.options import TfmbsOptions
 from tsuc.runtime.tfmbs.schedule import LayerPlan, layer_counters
 from tsuc.targets.tfmbs.program import LoweredLayer, segment_layers, tfmbs_segments
 
@@ -129,17 +131,19 @@ class AllocateTfmbsPass(ModulePass):
 
     name = "tfmbs-allocate"
 
-    tiles: int = 4
-    lanes: int = 15
-    bank_words: int = 1024
-    dma_words_per_cycle: int = 1
-    dma_latency: int = 16
-    residency: bool = True
-
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        cfg = FabricConfig(tiles=self.tiles, lanes=self.lanes, bank_words=self.bank_words,
-                           dma_words_per_cycle=self.dma_words_per_cycle, dma_latency=self.dma_latency)
-        layers = [layer for seg in tfmbs_segments(op) for layer in segment_layers(seg)]
-        plans = allocate([plan_of(layer, False) for layer in layers], [layer.rows for layer in layers], cfg, self.residency)
+        segments = tfmbs_segments(op)
+        if not segments:
+            return
+        # One fabric runs every tfmbs segment of the module, so Bank A is shared between them.
+        opts = segment_options(segments[0], TfmbsOptions)
+        assert opts is not None
+        for seg in segments[1:]:
+            if segment_options(seg, TfmbsOptions) != opts:
+                raise TsucError(f"tfmbs segments {segments[0].sym_name.data} and {seg.sym_name.data} have different "
+                                "options; one fabric runs them all")
+        cfg = opts.fabric_config()
+        layers = [layer for seg in segments for layer in segment_layers(seg)]
+        plans = allocate([plan_of(layer, False) for layer in layers], [layer.rows for layer in layers], cfg, opts.residency)
         for layer, plan in zip(layers, plans):
             annotate(layer, plan, cfg)

@@ -60,7 +60,8 @@ from tsuc.dialects.tfmbs import (
 )
 from tsuc.dialects.tsuc import SegmentOp
 from tsuc.errors import TsucError
-from tsuc.runtime.tfmbs.machine import FabricConfig
+from tsuc.compiler.target_config import segment_options, target_segments
+from tsuc.runtime.tfmbs.options import TfmbsOptions
 from tsuc.runtime.tfmbs.schedule import union_tile_mask
 from tsuc.targets.tfmbs.layers import LINEAR_OPS, LayerInfo, layer_info
 from tsuc.targets.tfmbs.quantize import quantize_weights
@@ -70,7 +71,7 @@ TARGET = "tfmbs"
 
 def in_tfmbs_segment(op: Operation) -> bool:
     parent = op.parent_op()
-    return isinstance(parent, SegmentOp) and parent.target.data == TARGET
+    return isinstance(parent, SegmentOp) and parent.target_name == TARGET
 
 
 def _i(v: int) -> IntegerAttr:
@@ -104,28 +105,26 @@ class LowerLinearLayer(RewritePattern):
 
     store: BlobStore
     module: ModuleOp
-    quant: str
-    w_planes: int
-    act_trits: int
-    encoding: str
-    config: FabricConfig
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if op.name not in LINEAR_OPS or not in_tfmbs_segment(op):
+        if op.name not in LINEAR_OPS:
+            return
+        opts = segment_options(op, TfmbsOptions)
+        if opts is None:
             return
         info = layer_info(op, self.module)
         if isinstance(info, str):
             raise TsucError(f"node {op.name}: cannot lower to tfmbs: {info}")
-        rewriter.replace(op, *self.build(info))
+        rewriter.replace(op, *self.build(info, opts))
 
-    def build(self, info: LayerInfo) -> tuple[list[Operation], list[SSAValue]]:
-        cfg = self.config
+    def build(self, info: LayerInfo, opts: TfmbsOptions) -> tuple[list[Operation], list[SSAValue]]:
+        cfg = opts.fabric_config()
         lo, hi = cfg.acc_range
         if info.k > hi:
             raise TsucError(f"node {info.name!r}: its reduction K={info.k} can overflow {cfg.acc_bits}-bit accumulators (raise acc_bits)")
-        trits, scales = quantize_weights(info.weight, self.quant, self.w_planes)
+        trits, scales = quantize_weights(info.weight, opts.quant, opts.w_planes)
         ops: list[Operation] = []
-        J, P, N, K = self.act_trits, self.w_planes, info.n, info.k
+        J, P, N, K = opts.act_trits, opts.w_planes, info.n, info.k
         quant = QuantizeOp(info.x, J)
         ops.append(quant)
         rows_src: SSAValue = quant.levels
@@ -166,7 +165,7 @@ class LowerLinearLayer(RewritePattern):
         sparsity = []
         for p in range(P):
             const = _constant(self.store, trits[p].T, f"{info.name}.t{p}", IntegerType(8))  # [K, N] view
-            pack = PackOp(const.results[0], self.encoding)
+            pack = PackOp(const.results[0], opts.encoding)
             load = DmaLoadOp(pack.packed)
             ops += [const, pack, load]
             loads.append(load.result)
@@ -214,26 +213,19 @@ def fill_fusion_telemetry(segment: SegmentOp) -> None:
 
 @dataclass(frozen=True)
 class LowerToTfmbsPass(ModulePass):
-    """Lower the ONNX layers of every tfmbs segment to tfmbs ops (weights quantised here)."""
+    """Lower the ONNX layers of every tfmbs segment to tfmbs ops (weights quantised here).
+
+    Options (quant, w_planes, act_trits, encoding, fabric size) come from each segment's
+    `#tsuc.target<"tfmbs", ...>`."""
 
     name = "tfmbs-lower"
 
-    quant: str = "twn"
-    w_planes: int = 1
-    act_trits: int = 5
-    encoding: str = "mod3"
-    tiles: int = 4
-    lanes: int = 15
-    acc_bits: int = 32
-
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        cfg = FabricConfig(tiles=self.tiles, lanes=self.lanes, acc_bits=self.acc_bits)
-        pattern = LowerLinearLayer(blob_store(op), op, self.quant, self.w_planes, self.act_trits, self.encoding, cfg)
+        pattern = LowerLinearLayer(blob_store(op), op)
         PatternRewriteWalker(pattern, apply_recursively=False).rewrite_module(op)
-        for seg in op.walk():
-            if isinstance(seg, SegmentOp) and seg.target.data == TARGET:
-                _drop_dead_constants(seg)
-                fill_fusion_telemetry(seg)
+        for seg in target_segments(op, TARGET):
+            _drop_dead_constants(seg)
+            fill_fusion_telemetry(seg)
 
 
 def _drop_dead_constants(segment: SegmentOp) -> None:

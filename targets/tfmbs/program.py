@@ -95,4 +95,4 @@ def segment_layers(segment: SegmentOp) -> list[LoweredLayer]:
 
 
 def tfmbs_segments(module: Operation) -> list[SegmentOp]:
-    return [op for op in module.walk() if isinstance(op, SegmentOp) and op.target.data == "tfmbs"]
+    return [op for op in module.walk() if isinstance(op, SegmentOp) and op.target_name == "tfmbs"]

@@ -24,7 +24,7 @@ from xdsl.ir import Block, Region
 from tsuc.compiler.blobs import BlobStore, attach_store
 from tsuc.compiler.frontends.onnx_import import INPUT_NAMES, OUTPUT_NAMES
 from tsuc.dialects.tsu import SampleOp
-from tsuc.dialects.tsuc import SegmentOp, YieldOp
+from tsuc.dialects.tsuc import SegmentOp, TargetAttr, YieldOp
 from tsuc.runtime.tsu.problem import IsingProblem
 from tsuc.targets.tsu import problems as P
 from tsuc.targets.tsu.ir import problem_op
@@ -57,7 +57,7 @@ def problem_module(problem: IsingProblem, target) -> ModuleOp:
     if labels is not None and [str(x) for x in labels] != [str(k) for k in range(problem.n)]:
         sample.attributes[LABELS_ATTR] = ArrayAttr([StringAttr(str(x)) for x in labels])
     body = Block([p, sample, YieldOp(list(sample.outs))])
-    segment = SegmentOp("ising", "tsu", [], types, Region(body))
+    segment = SegmentOp("ising", TargetAttr("tsu", target.values), [], types, Region(body))
     fn_body = Block([segment, func.ReturnOp(*segment.outs)])
     fn = func.FuncOp("main", ([], types), Region(fn_body))
     fn.attributes[INPUT_NAMES] = ArrayAttr([])

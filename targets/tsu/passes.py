@@ -23,15 +23,21 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
 
 from tsuc.compiler.blobs import module_of
+from tsuc.compiler.target_config import segment_options
 from tsuc.dialects.tsu import ColourOp, EmbedOp, ProblemOp, ProblemType, QuantizeOp, SampleOp
 from tsuc.errors import TsucError
 from tsuc.runtime.tsu.anneal import default_beta_range
 from tsuc.runtime.tsu.machine import MachineProgram
-from tsuc.runtime.tsu.schedule import SCHEDULES
+from tsuc.runtime.tsu.options import TsuOptions
 from tsuc.targets.tsu.colouring import check_colouring, colour_graph
-from tsuc.targets.tsu.embedding import TOPOLOGIES, embed_problem, find_chains, topology_edges
+from tsuc.targets.tsu.embedding import embed_problem, find_chains, topology_edges
 from tsuc.targets.tsu.ir import problem_of, store_of, tensor_attr, tensor_value
 from tsuc.targets.tsu.quantize import quantize
+
+
+def _options(op: SampleOp) -> TsuOptions | None:
+    """The options of the tsu segment around `op` (None outside tsu segments)."""
+    return segment_options(op, TsuOptions)
 
 
 def _ising(op: SampleOp) -> bool:
@@ -46,31 +52,26 @@ def _set_input(op: SampleOp, value, rewriter: PatternRewriter) -> None:
 # -- embedding ---------------------------------------------------------------------------------
 
 
-@dataclass
 class EmbedPattern(RewritePattern):
-    topology: str
-    n_pbits: int
-    chain_strength: float
-    seed: int
-
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: SampleOp, rewriter: PatternRewriter) -> None:
-        if not _ising(op) or not isinstance(op.inputs[0].owner, ProblemOp):
+        opts = _options(op)
+        if opts is None or not _ising(op) or not isinstance(op.inputs[0].owner, ProblemOp):
             return
         problem_op = op.inputs[0].owner
         n = problem_op.num_spins
-        if self.topology == "complete":
-            if n > self.n_pbits:
-                raise TsucError(f"the problem has {n} spins but the machine has n_pbits={self.n_pbits} (raise n_pbits)")
+        if opts.topology == "complete":
+            if n > opts.n_pbits:
+                raise TsucError(f"the problem has {n} spins but the machine has n_pbits={opts.n_pbits} (raise tsu.n_pbits)")
             return
         problem = problem_of(problem_op)
-        chains = find_chains(problem, self.topology, self.n_pbits, self.seed)
-        _, wiring = topology_edges(self.topology, self.n_pbits)
-        emb = embed_problem(problem, chains, wiring, self.chain_strength)
+        chains = find_chains(problem, opts.topology, opts.n_pbits, opts.embed_seed)
+        _, wiring = topology_edges(opts.topology, opts.n_pbits)
+        emb = embed_problem(problem, chains, wiring, opts.chain_strength)
         phys = emb.physical
         store = store_of(module_of(op))
         pairs = np.stack([phys.rows, phys.cols], axis=1)
-        new = EmbedOp(problem_op.problem, self.topology, emb.chain_strength, tensor_attr(store, emb.chain_of, "chains"),
+        new = EmbedOp(problem_op.problem, opts.topology, emb.chain_strength, tensor_attr(store, emb.chain_of, "chains"),
                       tensor_attr(store, emb.site, "sites"), tensor_attr(store, pairs, "physical_couplings"),
                       tensor_attr(store, phys.J, "physical_weights"), tensor_attr(store, phys.h, "physical_fields"),
                       phys.offset, phys.n)
@@ -84,39 +85,29 @@ class TsuEmbedPass(ModulePass):
     """Fit the problem onto the machine's topology (complete: a capacity check only)."""
 
     name = "tsu-embed"
-    topology: str = "complete"
-    n_pbits: int = 16384
-    chain_strength: float = 0.0
-    seed: int = 0
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if self.topology not in TOPOLOGIES:
-            raise TsucError(f"tsu-embed: topology {self.topology!r} is not one of {', '.join(TOPOLOGIES)}")
-        PatternRewriteWalker(EmbedPattern(self.topology, self.n_pbits, self.chain_strength, self.seed),
-                             apply_recursively=False).rewrite_module(op)
+        PatternRewriteWalker(EmbedPattern(), apply_recursively=False).rewrite_module(op)
 
 
 # -- quantisation ------------------------------------------------------------------------------
 
 
-@dataclass
 class QuantizePattern(RewritePattern):
-    j_bits: int
-    h_bits: int
-
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: SampleOp, rewriter: PatternRewriter) -> None:
-        if not _ising(op) or not isinstance(op.inputs[0].type, ProblemType):
+        opts = _options(op)
+        if opts is None or not _ising(op) or not isinstance(op.inputs[0].type, ProblemType):
             return
         source = op.inputs[0].owner
         if not isinstance(source, (ProblemOp, EmbedOp)):
             return
-        q = quantize(problem_of(source), self.j_bits, self.h_bits)
+        q = quantize(problem_of(source), opts.j_bits, opts.h_bits)
         store = store_of(module_of(op))
         pairs = np.stack([q.rows, q.cols], axis=1) if q.rows.size else np.zeros((0, 2), dtype=np.int64)
         error = {k: (FloatAttr(float(v), Float64Type()) if isinstance(v, float) else IntegerAttr(int(v), 64))
                  for k, v in q.report.items() if k != "scale"}
-        new = QuantizeOp(source.results[0], self.j_bits, self.h_bits, q.scale, tensor_attr(store, pairs, "q_couplings"),
+        new = QuantizeOp(source.results[0], opts.j_bits, opts.h_bits, q.scale, tensor_attr(store, pairs, "q_couplings"),
                          tensor_attr(store, q.Jq.astype(np.int32), "q_weights"), tensor_attr(store, q.hq.astype(np.int32), "q_fields"),
                          error)
         rewriter.insert(new)
@@ -128,11 +119,9 @@ class TsuQuantizePass(ModulePass):
     """Quantise couplings to j_bits and biases to h_bits (signed fixed point, shared scale)."""
 
     name = "tsu-quantize"
-    j_bits: int = 8
-    h_bits: int = 8
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(QuantizePattern(self.j_bits, self.h_bits), apply_recursively=False).rewrite_module(op)
+        PatternRewriteWalker(QuantizePattern(), apply_recursively=False).rewrite_module(op)
 
 
 # -- colouring ---------------------------------------------------------------------------------
@@ -143,20 +132,18 @@ def program_arrays(q: QuantizeOp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return pairs[:, 0], pairs[:, 1], tensor_value(q.weights, q, "weights").reshape(-1).astype(np.int64)
 
 
-@dataclass
 class ColourPattern(RewritePattern):
-    method: str
-
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: SampleOp, rewriter: PatternRewriter) -> None:
-        if not _ising(op) or not isinstance(op.inputs[0].owner, QuantizeOp):
+        opts = _options(op)
+        if opts is None or not _ising(op) or not isinstance(op.inputs[0].owner, QuantizeOp):
             return
         q = op.inputs[0].owner
         n = q.program.type.size.data  # type: ignore[attr-defined]
         rows, cols, _ = program_arrays(q)
-        colours = colour_graph(n, rows, cols, self.method)
+        colours = colour_graph(n, rows, cols, opts.colouring)
         check_colouring(colours, rows, cols)
-        new = ColourOp(q.program, self.method, tensor_attr(store_of(module_of(op)), colours, "colours"), int(colours.max()) + 1)
+        new = ColourOp(q.program, opts.colouring, tensor_attr(store_of(module_of(op)), colours, "colours"), int(colours.max()) + 1)
         rewriter.insert(new)
         _set_input(op, new.coloured, rewriter)
 
@@ -166,10 +153,9 @@ class TsuColourPass(ModulePass):
     """Colour the program's coupling graph (dsatur or greedy) for colour-parallel updates."""
 
     name = "tsu-colour"
-    method: str = "dsatur"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(ColourPattern(self.method), apply_recursively=False).rewrite_module(op)
+        PatternRewriteWalker(ColourPattern(), apply_recursively=False).rewrite_module(op)
 
 
 # -- schedule ----------------------------------------------------------------------------------
@@ -185,23 +171,19 @@ def machine_program(colour: ColourOp) -> MachineProgram:
     return MachineProgram(n, rows, cols, Jq, hq, colours, q.scale.value.data)
 
 
-@dataclass
 class SchedulePattern(RewritePattern):
-    schedule: str
-    beta0: float
-    beta1: float
-
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: SampleOp, rewriter: PatternRewriter) -> None:
-        if not _ising(op) or op.beta0 is not None or not isinstance(op.inputs[0].owner, ColourOp):
+        opts = _options(op)
+        if opts is None or not _ising(op) or op.beta0 is not None or not isinstance(op.inputs[0].owner, ColourOp):
             return
         hot, cold = default_beta_range(machine_program(op.inputs[0].owner))
-        beta0 = self.beta0 if self.beta0 > 0 else hot
-        beta1 = self.beta1 if self.beta1 > 0 else (op.beta.value.data if op.beta.value.data > 0 else cold)
+        beta0 = opts.beta0 if opts.beta0 > 0 else hot
+        beta1 = opts.beta1 if opts.beta1 > 0 else (op.beta.value.data if op.beta.value.data > 0 else cold)
         op.properties["beta0"] = FloatAttr(beta0, Float64Type())
         op.properties["beta"] = FloatAttr(beta1, Float64Type())
         if op.schedule is None:
-            op.properties["schedule"] = StringAttr(self.schedule)
+            op.properties["schedule"] = StringAttr(opts.schedule)
         rewriter.notify_op_modified(op)
 
 
@@ -211,11 +193,6 @@ class TsuSchedulePass(ModulePass):
     default range from the program (see `tsuc.runtime.tsu.anneal.default_beta_range`)."""
 
     name = "tsu-schedule"
-    schedule: str = "geometric"
-    beta0: float = 0.0
-    beta1: float = 0.0
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if self.schedule not in SCHEDULES:
-            raise TsucError(f"tsu-schedule: schedule {self.schedule!r} is not one of {', '.join(SCHEDULES)}")
-        PatternRewriteWalker(SchedulePattern(self.schedule, self.beta0, self.beta1), apply_recursively=False).rewrite_module(op)
+        PatternRewriteWalker(SchedulePattern(), apply_recursively=False).rewrite_module(op)

@@ -39,7 +39,7 @@ def _float(op: Operation, name: str, default: float) -> float:
 class LowerSamplingPattern(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /) -> None:
         parent = op.parent_op()
-        if not isinstance(parent, SegmentOp) or parent.target.data != "tsu":
+        if not isinstance(parent, SegmentOp) or parent.target_name != "tsu":
             return
         name = op.name.split(".", 1)[-1]
         types = [r.type for r in op.results]

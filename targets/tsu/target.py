@@ -4,7 +4,7 @@ Inputs: G-set files (.txt/.gset), BQM JSON (.json) and, from Python, `IsingProbl
 (`compile_problem`); in ONNX models the random ops (Bernoulli, RandomUniform[Like],
 RandomNormal[Like]) become `tsu.sample` segments and everything else runs on the host.
 
-Pipeline on Ising segments: tsu-embed (topology), tsu-quantize (j_bits/h_bits),
+Pipeline (every pass reads the options of the segment it lowers) on Ising segments: tsu-embed (topology), tsu-quantize (j_bits/h_bits),
 tsu-colour, tsu-schedule; on model segments: tsu-lower-sampling. Emission writes the
 machine program, the colouring, the chains and the original problem as `.npy` members (see
 `emit.py`); the runtime executors are `tsuc.runtime.tsu.executor`.
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tsuc.errors import TsucError
-from tsuc.targets.base import Option, Target
+from tsuc.runtime.tsu.options import TsuOptions
+from tsuc.targets.base import Target
 
 SAMPLING_OPS = ("onnx.Bernoulli", "onnx.RandomUniformLike", "onnx.RandomNormalLike", "onnx.RandomUniform", "onnx.RandomNormal")
 
@@ -23,27 +23,8 @@ SAMPLING_OPS = ("onnx.Bernoulli", "onnx.RandomUniformLike", "onnx.RandomNormalLi
 class TsuTarget(Target):
     name = "tsu"
     description = "p-bit machine (thermodynamic sampling unit): Ising/Max-Cut problems and sampling ops"
-    options = (
-        Option("n_pbits", int, 16384, "p-bits on the machine (capacity; a king topology uses floor(sqrt)^2 of them)", minimum=1),
-        Option("j_bits", int, 8, "coupling precision, signed fixed-point bits", minimum=2, maximum=31),
-        Option("h_bits", int, 8, "bias precision, signed fixed-point bits", minimum=2, maximum=31),
-        Option("topology", str, "complete", "p-bit wiring; sparse ones minor-embed the problem", choices=("complete", "king")),
-        Option("chain_strength", float, 0.0, "ferromagnetic chain coupling for embeddings (0: uniform torque compensation)", minimum=0.0),
-        Option("embed_seed", int, 0, "random seed of the minor-embedding heuristic"),
-        Option("colouring", str, "dsatur", "graph colouring for colour-parallel updates", choices=("dsatur", "greedy")),
-        Option("reads", int, 16, "default reads (independent anneals) per run", minimum=1),
-        Option("sweeps", int, 1000, "default sweeps per anneal", minimum=1),
-        Option("schedule", str, "geometric", "default beta schedule", choices=("constant", "linear", "geometric")),
-        Option("beta0", float, 0.0, "default initial (hot) beta; 0: from the problem", minimum=0.0),
-        Option("beta1", float, 0.0, "default final (cold) beta; 0: from the problem", minimum=0.0),
-        Option("tempering", int, 0, "default parallel-tempering levels per read (0: plain annealing)", minimum=0),
-        Option("clock_hz", float, 1e9, "p-bit clock (the prototype's 1 ns per update)", minimum=1.0),
-        Option("energy_per_flip_j", float, 1e-14, "energy per p-bit update in joules (the prototype's 10 fJ)", minimum=0.0),
-    )
-
-    def validate(self) -> None:
-        if self["tempering"] == 1:
-            raise TsucError("option tempering=1 of target tsu must be 0 (off) or at least 2 levels")
+    options_class = TsuOptions
+    accelerates = frozenset(SAMPLING_OPS)
 
     # -- models -------------------------------------------------------------------------------
 
@@ -55,26 +36,17 @@ class TsuTarget(Target):
 
     # -- pipeline ------------------------------------------------------------------------------
 
-    def pipeline(self) -> list:
-        from tsuc.targets.tsu.passes import TsuColourPass, TsuEmbedPass, TsuQuantizePass, TsuSchedulePass
-        from tsuc.targets.tsu.sampling import TsuLowerSamplingPass
-
-        return [
-            TsuEmbedPass(self["topology"], self["n_pbits"], self["chain_strength"], self["embed_seed"]),
-            TsuQuantizePass(self["j_bits"], self["h_bits"]),
-            TsuColourPass(self["colouring"]),
-            TsuSchedulePass(self["schedule"], self["beta0"], self["beta1"]),
-            TsuLowerSamplingPass(),
-        ]
+    def pipeline(self) -> list[str]:
+        return ["tsu-embed", "tsu-quantize", "tsu-colour", "tsu-schedule", "tsu-lower-sampling"]
 
     def machine_config(self) -> dict[str, Any]:
-        return {"n_pbits": self["n_pbits"], "topology": self["topology"], "clock_hz": self["clock_hz"],
-                "energy_per_flip_j": self["energy_per_flip_j"]}
+        return self.options.machine_config()
 
     def emit_segment(self, segment, ctx) -> dict[str, Any]:
+        from tsuc.compiler.target_config import segment_options
         from tsuc.targets.tsu.emit import emit_tsu_segment
 
-        return emit_tsu_segment(self, segment, ctx)
+        return emit_tsu_segment(segment_options(segment, TsuOptions), segment, ctx)
 
     def import_object(self, obj: Any) -> Any:
         from tsuc.runtime.tsu.problem import IsingProblem

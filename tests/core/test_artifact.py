@@ -27,8 +27,10 @@ def test_manifest_fields(tiny_model, tmp_path):
         assert names[0] == "manifest.json"
         assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist())
         manifest = json.loads(zf.read("manifest.json"))
-    assert manifest["format_version"] == 1
-    assert manifest["target"]["name"] == "cpu" and manifest["target"]["options"] == {"fallback": "host"}
+    assert manifest["format_version"] == 2
+    assert manifest["targets"] == [{"name": "cpu", "options": {}}]
+    assert manifest["compile_options"] == {"fallback": "host"}
+    assert all(seg["target"] == "host" for seg in manifest["segments"])
     assert manifest["inputs"] == [{"name": "x", "dtype": "float32", "shape": [2, 4]}]
     assert manifest["outputs"] == [{"name": "y", "dtype": "float32", "shape": [2, 3]}]
     assert manifest["op_stats"]["by_target"] == {"host": 3}
@@ -118,7 +120,7 @@ def test_arrays_are_zero_copy_and_read_only(tmp_path):
     builder = ArtifactBuilder()
     builder.add_text("notes.txt", "odd length text to misalign what follows")
     builder.add_array("w.npy", np.arange(1000, dtype=np.float32))
-    builder.write(tmp_path / "a.tsuc", {"target": {"name": "cpu"}, "inputs": [], "outputs": [], "segments": []})
+    builder.write(tmp_path / "a.tsuc", {"targets": [{"name": "cpu", "options": {}}], "inputs": [], "outputs": [], "segments": []})
     arr = ArtifactReader.open(tmp_path / "a.tsuc").array("w.npy")
     np.testing.assert_array_equal(arr, np.arange(1000, dtype=np.float32))
     assert not arr.flags.writeable

@@ -4,7 +4,7 @@ Every piece is held bit for bit to the plain formula it replaces (`actquant.quan
 `host_ops.epilogue`, `host_ops.im2col_t`, an int64 matmul), including the corners a fast
 version gets wrong: rounding ties, the extreme level, signed zeros, several weight planes,
 Gemm's alpha, batches, several chunks on several threads. Whole artifacts run with
-`tfmbs_products=int8` and `=blas` and in replay must give identical outputs and counters,
+`tfmbs.products=int8` and `=blas` and in replay must give identical outputs and counters,
 and equal the independent reference (`reference.py`).
 """
 
@@ -21,7 +21,7 @@ from tsuc.runtime.tfmbs import actquant, fastpath, host_ops
 from . import reference as ref
 from tests.tfmbs.models import one_graph_model as _model, rand as _rand  # noqa: E402
 
-SKIP_KEYS = {"wall_ms", "mode", "closed_form_agrees"}
+SKIP_KEYS = {"wall_ms", "start_ms", "mode", "closed_form_agrees"}
 
 
 @pytest.fixture
@@ -234,12 +234,12 @@ def test_both_engines_and_replay_agree_with_the_reference(name, x_shape, options
     assert [s["kind"] for s in exe.manifest["segments"]] == ["tfmbs"]
     x = _rand(x_shape, 7)
     expect = _expect(name, x, options)
-    runs = {"blas": {"tfmbs_products": "blas"}, "blas1": {"tfmbs_products": "blas", "tfmbs_threads": 1},
-            "replay": {"tfmbs_mode": "replay"}, "auto": {}}
+    runs = {"blas": {"products": "blas"}, "blas1": {"products": "blas", "threads": 1},
+            "replay": {"mode": "replay"}, "auto": {}}
     if options.get("act_trits", 5) <= 5:
-        runs["int8"] = {"tfmbs_products": "int8", "tfmbs_threads": 2}
-        runs["int8_3"] = {"tfmbs_products": "int8", "tfmbs_threads": 3}
-        runs["int8_1"] = {"tfmbs_products": "int8", "tfmbs_threads": 1}
+        runs["int8"] = {"products": "int8", "threads": 2}
+        runs["int8_3"] = {"products": "int8", "threads": 3}
+        runs["int8_1"] = {"products": "int8", "threads": 1}
     profiles = {}
     for key, params in runs.items():
         exe = tsuc.load(path)
@@ -254,9 +254,9 @@ def test_product_parameters_are_checked(tmp_path):
     tsuc.compile(GEMM, target="tfmbs", output=path, options={"act_trits": 7})
     exe = tsuc.load(path)
     x = _rand([3, 40], 8)
-    with pytest.raises(TsucError, match="tfmbs_products=int8 does not apply to tfmbs layer .*act_trits=7"):
-        exe.run({"x": x}, tfmbs_products="int8")
-    with pytest.raises(TsucError, match="must be auto, int8 or blas"):
-        exe.run({"x": x}, tfmbs_products="gpu")
-    with pytest.raises(TsucError, match="tfmbs_threads=-1"):
-        exe.run({"x": x}, tfmbs_threads=-1)
+    with pytest.raises(TsucError, match="tfmbs.products=int8 does not apply to tfmbs layer .*act_trits=7"):
+        exe.run({"x": x}, products="int8")
+    with pytest.raises(TsucError, match="must be one of auto, int8, blas"):
+        exe.run({"x": x}, products="gpu")
+    with pytest.raises(TsucError, match="tfmbs.threads=-1"):
+        exe.run({"x": x}, threads=-1)

@@ -37,7 +37,7 @@ def _walk(op):
 def test_linalg_view_parses_and_verifies_upstream(name):
     model, options = MODELS[name]
     target = get_target("tfmbs", options)
-    module, _, _, text = lower(model, target, emit="linalg")
+    module, _, _, text = lower(model, [target], emit="linalg")
     assert "tfmbs." not in text.replace("tfmbs0", "").replace("tfmbs1", "")  # every tfmbs op was lowered
     TfmbsOutlinePass().apply(make_context(), module)
     ctx = ir.Context()
@@ -63,7 +63,7 @@ def test_emit_linalg_keeps_host_segments_and_compiles_afterwards(tmp_path):
     import tsuc
 
     model, _ = MODELS["two_layers"]
-    _, _, _, text = lower(model, get_target("tfmbs"), emit="linalg")
+    _, _, _, text = lower(model, [get_target("tfmbs")], emit="linalg")
     assert "linalg.matmul" in text and "tsuc.segment" in text
     exe = tsuc.compile(model, target="tfmbs", output=str(tmp_path / "m.tsuc"))
     assert [s["kind"] for s in exe.manifest["segments"]] == ["tfmbs"]

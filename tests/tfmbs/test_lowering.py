@@ -53,7 +53,7 @@ def test_allocation_keeps_what_fits_resident_and_streams_the_rest():
 
 
 def test_options_are_listed_validated_and_applied():
-    names = {o.name for o in get_target("tfmbs").all_options()}
+    names = set(get_target("tfmbs").options_class.declared())
     assert {"quant", "w_planes", "act_trits", "encoding", "zero_skip", "residency", "tiles", "lanes", "bank_words",
             "clock_mhz", "dma_words_per_cycle", "dma_latency", "acc_bits"} <= names
     with pytest.raises(TsucError, match="act_trits"):
@@ -63,7 +63,7 @@ def test_options_are_listed_validated_and_applied():
     with pytest.raises(TsucError, match="lanes"):
         get_target("tfmbs", {"lanes": "16"})
     t = get_target("tfmbs", {"tiles": "2", "clock_mhz": "100"})
-    assert t.fabric_config().tiles == 2 and t.fabric_config().clock_hz == 1e8
+    assert t.options.fabric_config().tiles == 2 and t.options.fabric_config().clock_hz == 1e8
 
 
 def test_unsupported_ops_stay_on_host_or_fail_with_every_reason(tmp_path):

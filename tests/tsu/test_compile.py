@@ -160,14 +160,14 @@ def test_run_parameter_errors():
         exe.run(reads=0)
     with pytest.raises(TsucError, match="unknown run parameter"):
         exe.run(temperature=3)
-    with pytest.raises(TsucError, match="schedule 'cubic'"):
+    with pytest.raises(TsucError, match="tsu.schedule=cubic must be one of"):
         exe.run(schedule="cubic")
 
 
 def test_compile_errors():
     with pytest.raises(TsucError, match="has 6 spins but the machine has n_pbits=4"):
         tsuc.compile(TINY, target="tsu", options={"n_pbits": 4})
-    with pytest.raises(TsucError, match="option tempering=1"):
+    with pytest.raises(TsucError, match="option tsu.tempering=1"):
         tsuc.compile(TINY, target="tsu", options={"tempering": 1})
     with pytest.raises(TsucError, match="does not embed into a king topology of 4 p-bits"):
         compile_problem(P.read_gset(TINY), options={"topology": "king", "n_pbits": 4})

@@ -3,7 +3,7 @@
 
 builtin.module {
   func.func @main(%p: tensor<4xf32>) -> tensor<4xf32> {
-    %s = tsuc.segment "host0" target "host"(%p) : (tensor<4xf32>) -> tensor<4xf32> {
+    %s = tsuc.segment "host0" target #tsuc.target<"host">(%p) : (tensor<4xf32>) -> tensor<4xf32> {
     ^bb0(%a: tensor<4xf32>):
       %b = "onnx.Bernoulli"(%a) : (tensor<4xf32>) -> tensor<4xf32>
       tsuc.yield %b : tensor<4xf32>

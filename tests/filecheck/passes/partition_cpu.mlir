@@ -1,4 +1,4 @@
-// RUN: tsuc opt %s -p tsuc-partition{target=cpu} | filecheck %s
+// RUN: tsuc opt %s -p tsuc-partition{targets=cpu} | filecheck %s
 // The cpu target runs nothing itself: every op lands in one host segment, constants are
 // cloned into it, and the function only glues segments together.
 
@@ -12,7 +12,7 @@ builtin.module {
 }
 
 // CHECK:      func.func @main(%[[X:.*]]: tensor<1x4xf32>) -> tensor<1x2xf32> {
-// CHECK-NEXT:   %[[S:.*]] = tsuc.segment "host0" target "host"(%[[X]]) : (tensor<1x4xf32>) -> tensor<1x2xf32> {
+// CHECK-NEXT:   %[[S:.*]] = tsuc.segment "host0" target #tsuc.target<"host">(%[[X]]) : (tensor<1x4xf32>) -> tensor<1x2xf32> {
 // CHECK-NEXT:   ^{{.*}}(%[[A:.*]]: tensor<1x4xf32>):
 // CHECK-NEXT:     %[[W:.*]] = "onnx.Constant"()
 // CHECK-NEXT:     %[[M:.*]] = "onnx.MatMul"(%[[A]], %[[W]])

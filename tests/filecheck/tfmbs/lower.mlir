@@ -1,10 +1,10 @@
-// RUN: tsuc opt %s -p 'tfmbs-lower{act_trits=2 w_planes=2},tfmbs-allocate' | filecheck %s
+// RUN: tsuc opt %s -p tfmbs-lower,tfmbs-allocate | filecheck %s
 // A Gemm in a tfmbs segment becomes quantize -> trit planes -> (pack, dma_load) per weight plane
 // -> one gemv per (trit, plane) -> combine; weights go to the blob store (dense_resource handles).
 
 builtin.module {
   func.func @main(%x: tensor<2x3xf32>) -> tensor<2x4xf32> {
-    %y = tsuc.segment "tfmbs0" target "tfmbs" (%x) : (tensor<2x3xf32>) -> tensor<2x4xf32> {
+    %y = tsuc.segment "tfmbs0" target #tsuc.target<"tfmbs", {act_trits = 2 : i64, w_planes = 2 : i64}>(%x) : (tensor<2x3xf32>) -> tensor<2x4xf32> {
     ^bb0(%a: tensor<2x3xf32>):
       %w = "onnx.Constant"() {value = dense<[[0.5, -1.0, 0.1], [0.0, 2.0, -0.3], [1.0, 1.0, 1.0], [-0.7, 0.2, 0.9]]> : tensor<4x3xf32>} : () -> tensor<4x3xf32>
       %b = "onnx.Constant"() {value = dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>} : () -> tensor<4xf32>

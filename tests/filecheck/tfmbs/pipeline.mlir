@@ -1,10 +1,10 @@
-// RUN: tsuc opt %s -p 'tfmbs-lower{act_trits=1},tfmbs-allocate,tfmbs-to-linalg' | filecheck %s
+// RUN: tsuc opt %s -p tfmbs-lower,tfmbs-allocate,tfmbs-to-linalg | filecheck %s
 // The whole tfmbs pipeline on a Conv, down to upstream linalg: im2col as pad + gather, one
 // matmul (one trit, one plane), the NCHW result by expand_shape + transpose.
 
 builtin.module {
   func.func @main(%x: tensor<1x2x4x4xf32>) -> tensor<1x3x2x2xf32> {
-    %y = tsuc.segment "tfmbs0" target "tfmbs" (%x) : (tensor<1x2x4x4xf32>) -> tensor<1x3x2x2xf32> {
+    %y = tsuc.segment "tfmbs0" target #tsuc.target<"tfmbs", {act_trits = 1 : i64}>(%x) : (tensor<1x2x4x4xf32>) -> tensor<1x3x2x2xf32> {
     ^bb0(%a: tensor<1x2x4x4xf32>):
       %w = "onnx.Constant"() {value = dense<0.5> : tensor<3x2x3x3xf32>} : () -> tensor<3x2x3x3xf32>
       %r = "onnx.Conv"(%a, %w) {kernel_shape = [3 : i64, 3 : i64], pads = [1 : i64, 1 : i64, 1 : i64, 1 : i64], strides = [2 : i64, 2 : i64]} : (tensor<1x2x4x4xf32>, tensor<3x2x3x3xf32>) -> tensor<1x3x2x2xf32> loc("conv")

@@ -3,7 +3,7 @@
 
 builtin.module {
   func.func @main(%p: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<5xf32>, tensor<2x3xf32>) {
-    %b, %u, %n, %r = tsuc.segment "tsu0" target "tsu" (%p) : (tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<5xf32>) {
+    %b, %u, %n, %r = tsuc.segment "tsu0" target #tsuc.target<"tsu">(%p) : (tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<5xf32>) {
     ^bb0(%a: tensor<2x3xf32>):
       %0 = "onnx.Bernoulli"(%a) : (tensor<2x3xf32>) -> tensor<2x3xf32>
       %1 = "onnx.RandomUniformLike"(%a) {low = -2.0 : f32, high = 2.0 : f32} : (tensor<2x3xf32>) -> tensor<2x3xf32>
@@ -11,7 +11,7 @@ builtin.module {
       %3 = "onnx.RandomNormal"() {shape = [5 : i64]} : () -> tensor<5xf32>
       tsuc.yield %0, %1, %2, %3 : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<5xf32>
     }
-    %h = tsuc.segment "host1" target "host" (%p) : (tensor<2x3xf32>) -> tensor<2x3xf32> {
+    %h = tsuc.segment "host1" target #tsuc.target<"host">(%p) : (tensor<2x3xf32>) -> tensor<2x3xf32> {
     ^bb0(%a: tensor<2x3xf32>):
       %0 = "onnx.Bernoulli"(%a) : (tensor<2x3xf32>) -> tensor<2x3xf32>
       tsuc.yield %0 : tensor<2x3xf32>
@@ -20,11 +20,11 @@ builtin.module {
   }
 }
 
-// CHECK:      tsuc.segment "tsu0" target "tsu"
+// CHECK:      tsuc.segment "tsu0" target #tsuc.target<"tsu">
 // CHECK:      tsu.sample "bernoulli"(%{{.*}}) samples 1 : i64 steps 1 : i64 beta 1.000000e+00 : f64 : (tensor<2x3xf32>) -> tensor<2x3xf32>
 // CHECK-NEXT: tsu.sample "noise"(%{{.*}}) {{.*}} distribution "uniform" loc -2.000000e+00 : f64 scale 4.000000e+00 : f64
 // CHECK-NEXT: tsu.sample "noise"(%{{.*}}) {{.*}} distribution "normal" loc 1.000000e+00 : f64 scale 5.000000e-01 : f64
 // CHECK-NEXT: tsu.sample "noise"() {{.*}} distribution "normal" loc 0.000000e+00 : f64 scale 1.000000e+00 : f64 : () -> tensor<5xf32>
-// CHECK:      tsuc.segment "host1" target "host"
+// CHECK:      tsuc.segment "host1" target #tsuc.target<"host">
 // CHECK-NEXT: ^{{.*}}
 // CHECK-NEXT: "onnx.Bernoulli"

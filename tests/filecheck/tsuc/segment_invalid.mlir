@@ -3,7 +3,7 @@
 
 builtin.module {
   func.func @main(%x: tensor<2xf32>) -> tensor<2xf32> {
-    %s = tsuc.segment "host0" target "host" (%x) : (tensor<2xf32>) -> tensor<2xf32> {
+    %s = tsuc.segment "host0" target #tsuc.target<"host">(%x) : (tensor<2xf32>) -> tensor<2xf32> {
     ^bb0(%a: tensor<2xf32>):
       tsuc.yield
     }
