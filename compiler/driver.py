@@ -78,7 +78,7 @@ CORE_PASSES = ("onnx-shape-inference", "onnx-constant-fold", "onnx-dce", "tsuc-m
 
 def lowering_pipeline(targets: Sequence[Target], fallback: str = "host") -> list[str]:
     """The registered passes from `core` to `lowered`, as pass specs."""
-    spec = ",".join(t.spec() for t in targets)
+    spec = ",".join(t.spec() for t in targets).replace("\\", "\\\\").replace('"', '\\"')
     passes = [f'tsuc-partition{{targets="{spec}" fallback={fallback}}}', "tsuc-count-ops", "tsuc-host-legalize"]
     for target in targets:
         passes.extend(target.pipeline())

@@ -166,3 +166,13 @@ def test_emit_stage_names(small_cnn):
     assert proc.returncode == 1 and "stages: core, partitioned, lowered, linalg" in proc.stderr
     proc = cli("compile", small_cnn, "--target", "tfmbs", "--emit", "linalg", "--elide-weights")
     assert proc.returncode == 0 and "linalg.matmul" in proc.stdout and "dialect_resources" not in proc.stdout
+
+
+@pytest.mark.parametrize("option", [[], ["--option", "topology=king"]])
+def test_opt_replays_a_problem_compile(option):
+    gset = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tsu", "data", "tiny.txt")
+    pipeline = cli("compile", gset, "--target", "tsu", *option, "--print-pipeline").stdout.strip()
+    core = cli("compile", gset, "--target", "tsu", *option, "--emit=core")
+    replay = cli("opt", "-", "-p", pipeline, stdin=core.stdout)
+    assert replay.returncode == 0, replay.stderr
+    assert replay.stdout == cli("compile", gset, "--target", "tsu", *option, "--emit=lowered").stdout
