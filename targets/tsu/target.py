@@ -24,24 +24,27 @@ class TsuTarget(Target):
     name = "tsu"
     description = "p-bit machine (thermodynamic sampling unit): Ising/Max-Cut problems and sampling ops"
     options = (
-        Option("n_pbits", int, 16384, "p-bits on the machine (capacity; a king topology uses floor(sqrt)^2 of them)", minimum=1),
+        Option("n_pbits", int, 16384, "p-bits on the machine (capacity; a king topology uses floor(sqrt)^2 of them)", minimum=1, maximum=1 << 24),
         Option("j_bits", int, 8, "coupling precision, signed fixed-point bits", minimum=2, maximum=31),
         Option("h_bits", int, 8, "bias precision, signed fixed-point bits", minimum=2, maximum=31),
         Option("topology", str, "complete", "p-bit wiring; sparse ones minor-embed the problem", choices=("complete", "king")),
-        Option("chain_strength", float, 0.0, "ferromagnetic chain coupling for embeddings (0: uniform torque compensation)", minimum=0.0),
+        Option("chain_strength", float, 0.0, "ferromagnetic chain coupling for embeddings (0: uniform torque compensation)", minimum=0.0, maximum=1e12),
         Option("embed_seed", int, 0, "random seed of the minor-embedding heuristic"),
         Option("colouring", str, "dsatur", "graph colouring for colour-parallel updates", choices=("dsatur", "greedy")),
-        Option("reads", int, 16, "default reads (independent anneals) per run", minimum=1),
-        Option("sweeps", int, 1000, "default sweeps per anneal", minimum=1),
+        Option("reads", int, 16, "default reads (independent anneals) per run", minimum=1, maximum=1 << 20),
+        Option("sweeps", int, 1000, "default sweeps per anneal", minimum=1, maximum=10_000_000),
         Option("schedule", str, "geometric", "default beta schedule", choices=("constant", "linear", "geometric")),
-        Option("beta0", float, 0.0, "default initial (hot) beta; 0: from the problem", minimum=0.0),
-        Option("beta1", float, 0.0, "default final (cold) beta; 0: from the problem", minimum=0.0),
-        Option("tempering", int, 0, "default parallel-tempering levels per read (0: plain annealing)", minimum=0),
-        Option("clock_hz", float, 1e9, "p-bit clock (the prototype's 1 ns per update)", minimum=1.0),
-        Option("energy_per_flip_j", float, 1e-14, "energy per p-bit update in joules (the prototype's 10 fJ)", minimum=0.0),
+        Option("beta0", float, 0.0, "default initial (hot) beta; 0: from the problem", minimum=0.0, maximum=1e12),
+        Option("beta1", float, 0.0, "default final (cold) beta; 0: from the problem", minimum=0.0, maximum=1e12),
+        Option("tempering", int, 0, "default parallel-tempering levels per read (0: plain annealing)", minimum=0, maximum=64),
+        Option("clock_hz", float, 1e9, "p-bit clock (the prototype's 1 ns per update)", minimum=1.0, maximum=1e15),
+        Option("energy_per_flip_j", float, 1e-14, "energy per p-bit flip in joules (the prototype's 10 fJ)", minimum=0.0, maximum=1.0),
     )
 
     def validate(self) -> None:
+        from tsuc.runtime.tsu.limits import check_options
+
+        check_options(self.values)
         if self["tempering"] == 1:
             raise TsucError("option tempering=1 of target tsu must be 0 (off) or at least 2 levels")
 
