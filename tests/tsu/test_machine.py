@@ -75,6 +75,31 @@ def test_anneal_matches_reference(seed, n, density, engine, jmax):
 
 
 @pytest.mark.parametrize("engine", ["sparse", "dense"])
+def test_wide_fields_use_the_rounded_address_like_the_reference(engine):
+    """24-bit couplings: fields far past the table, addressed by their top bits; many updates
+    near the middle of the sigmoid, so an off-by-one address shows up."""
+    prog = random_program(21, 11, 0.6, jmax=2**23, hmax=2**22, scale=1.0)
+    m = PBitMachine(prog, engine=engine)
+    assert m.layout.shift > 0
+    betas = np.full(20, 1.0 / prog.field_bound())
+    assert_same(m.run(300, betas, seed=2), reference_run(prog, 300, betas, seed=2))
+
+
+@pytest.mark.parametrize("engine", ["sparse", "dense"])
+def test_wide_field_addresses_round_half_away_from_zero(engine):
+    """Fields exactly halfway between two table addresses (bound 2^20: shift 4, half 8)."""
+    hq = [-(1 << 20), -(3 * 16 + 8), 5 * 16 + 8, 7 * 16 + 7, -(2 * 16 + 7)]
+    prog = MachineProgram(5, [], [], [], hq, [0] * 5)
+    m = PBitMachine(prog, engine=engine)
+    assert m.layout.shift == 4
+    res = m.run(2000, np.full(3, 0.01), seed=5)
+    assert_same(res, reference_run(prog, 2000, np.full(3, 0.01), seed=5))
+    frac = (res.states > 0).mean(axis=0)
+    want = 1 / (1 + np.exp(-0.02 * np.array([-600, -64, 96, 112, -32])))  # -600: never fires
+    np.testing.assert_allclose(frac, want, atol=0.035)
+
+
+@pytest.mark.parametrize("engine", ["sparse", "dense"])
 def test_tempering_matches_reference(engine):
     prog = random_program(11, 10, 0.5)
     fast = PBitMachine(prog, engine=engine)
