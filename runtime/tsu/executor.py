@@ -6,7 +6,8 @@ tempering) and scores the samples on the ORIGINAL problem read from the artifact
 `samples` (reads x n, +-1, int8), `energies` (reads,), `best_sample` (n,), `best_energy`
 and, for Max-Cut, `cut`. Profile: machine clocks, sweeps, spin updates, flips, updates per
 wall second, simulated seconds (clocks / clock_hz, replicas that fit on the machine's p-bits
-run side by side) and energy (spin updates x energy_per_flip_j).
+run side by side), energy (flips x energy_per_flip_j) and the JIT warm-up of the compiled
+sweep kernels (compile or on-disk cache load, not counted in the anneal's rate).
 
 `SampleSegment` runs a model segment's `tsu.sample` ops with the p-bits' hardware RNGs: each
 output element is a p-bit whose xorshift32 register is seeded from (seed, stream of the op,
@@ -70,11 +71,13 @@ class IsingSegment(SegmentExecutor):
         elif pbits != n:
             raise ArtifactError(f"{artifact.path}: tsu segment {self.name!r} has {pbits} p-bits for {n} spins but no chains")
         self._machines: dict[str, PBitMachine] = {}
+        self._warmup_s = 0.0
         self._profile: dict[str, Any] = {}
 
     def machine(self, engine: str) -> PBitMachine:
         if engine not in self._machines:
             self._machines[engine] = PBitMachine(self.program, engine=engine)
+            self._warmup_s = self._machines[engine].warmup_s
         return self._machines[engine]
 
     def anneal_params(self, params: dict[str, Any]) -> AnnealParams:
@@ -84,10 +87,12 @@ class IsingSegment(SegmentExecutor):
             value = params.get(key)
             return d[default_key or key] if value is None else value
 
-        return AnnealParams(reads=int(pick("reads")), sweeps=int(pick("sweeps")), schedule=str(pick("schedule")),
-                            beta0=float(pick("beta0")), beta1=float(pick("beta1")), seed=int(params.get("seed") or 0),
-                            time_limit=params.get("time_limit"), tempering=int(pick("tempering")),
-                            swap_interval=int(params.get("swap_interval") or 1))
+        p = AnnealParams(reads=pick("reads"), sweeps=pick("sweeps"), schedule=str(pick("schedule")),
+                         beta0=pick("beta0"), beta1=pick("beta1"), seed=params.get("seed") or 0,
+                         time_limit=params.get("time_limit"), tempering=pick("tempering"),
+                         swap_interval=1 if params.get("swap_interval") is None else params["swap_interval"])
+        p.validate(self.program.n)
+        return p
 
     def logical(self, states: np.ndarray) -> np.ndarray:
         if self.chains is None:
@@ -95,9 +100,10 @@ class IsingSegment(SegmentExecutor):
         return majority_vote(states, self.chains, self.problem.n)
 
     def run(self, feeds: dict[str, np.ndarray], params: dict[str, Any]) -> dict[str, np.ndarray]:
-        start = time.perf_counter()
         p = self.anneal_params(params)
+        self._warmup_s = 0.0
         machine = self.machine(str(params.get("engine") or "auto"))
+        start = time.perf_counter()
         out = anneal(machine, p, start)
         samples = self.logical(out.samples)
         energies = self.problem.energy(samples)
@@ -134,8 +140,10 @@ class IsingSegment(SegmentExecutor):
             "updates_per_s": c.spin_updates / out.seconds if out.seconds > 0 else 0.0,
             "anneal_s": out.seconds,
             "sim_seconds": clocks / clock_hz,
-            "energy_j": c.spin_updates * float(self.machine_cfg.get("energy_per_flip_j", 0.0)),
-            "stopped_by_time_limit": bool(out.stopped_early),
+            "energy_j": c.flips * float(self.machine_cfg.get("energy_per_flip_j", 0.0)),
+            "anneal_sweeps": out.anneal_sweeps[0] if len(set(out.anneal_sweeps)) == 1 else list(out.anneal_sweeps),
+            "schedule_compressed": bool(out.compressed),
+            "jit_warmup_s": self._warmup_s,
         }
         if self.chains is not None:
             self._profile["chain_break_fraction"] = chain_breaks(out.samples, self.chains)
@@ -158,9 +166,10 @@ class IsingSegment(SegmentExecutor):
         prof = self._profile
         if prof:
             lines.append(f"{prof['reads']} reads x {prof['sweeps'] // max(1, prof['runs'])} sweeps"
-                         + (f" x {prof['runs']} runs" if prof["runs"] > 1 else "")
+                         + (f" x {prof['runs']} anneals" if prof["runs"] > 1 else "")
+                         + (" (schedule compressed to the time limit)" if prof["schedule_compressed"] else "")
                          + f", {prof['updates_per_s'] / 1e6:.1f} M spin updates/s"
-                         + (" (stopped by time_limit)" if prof["stopped_by_time_limit"] else ""))
+                         + (f", JIT warm-up {prof['jit_warmup_s']:.2f} s" if prof["jit_warmup_s"] > 0.01 else ""))
         return lines
 
     @classmethod
@@ -181,7 +190,7 @@ class IsingSegment(SegmentExecutor):
             f"colouring: {cfg.get('num_colours')} colours ({cfg.get('colouring')}), one clock per colour per sweep",
             f"default run: {d.get('reads')} reads x {d.get('sweeps')} sweeps, {d.get('schedule')} beta {d.get('beta0', 0):.4g} -> "
             f"{d.get('beta1', 0):.4g}" + (f", tempering {d['tempering']} levels" if d.get("tempering") else ""),
-            f"machine: {m.get('n_pbits')} p-bits, {m.get('clock_hz', 0) / 1e6:.4g} MHz, {m.get('energy_per_flip_j', 0):.3g} J per update",
+            f"machine: {m.get('n_pbits')} p-bits, {m.get('clock_hz', 0) / 1e6:.4g} MHz, {m.get('energy_per_flip_j', 0):.3g} J per flip",
         ]
         if cfg.get("labels"):
             shown = ", ".join(map(str, cfg["labels"][:8])) + (", ..." if len(cfg["labels"]) > 8 else "")

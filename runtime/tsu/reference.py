@@ -3,8 +3,9 @@
 It is the machine of `machine.py` written the obvious way, for tests: for each sweep, each
 colour in order, each p-bit of that colour and each replica, it recomputes the local field
 from the full coupling list, steps that p-bit's xorshift32 register (re-implemented here on
-Python ints, as is the splitmix64 seeding), looks the threshold up in the same table
-contents and sets the spin. Energies are recomputed from scratch after every sweep, and
+Python ints, as is the splitmix64 seeding), computes the threshold of the field's table
+address with `math.exp` (its own copy of the table rule of `lut.py`: no table, no shared
+code) and sets the spin. Energies are recomputed from scratch after every sweep, and
 parallel-tempering swaps are decided one pair at a time. The fast engine must produce the
 same states, energies, levels and counters bit for bit.
 """
@@ -15,7 +16,7 @@ import math
 
 import numpy as np
 
-from tsuc.runtime.tsu.lut import FieldTable
+from tsuc.runtime.tsu.lut import MAX_RADIUS, ONE
 from tsuc.runtime.tsu.machine import Counters, MachineProgram, RunResult, swap_stream
 
 M32 = 0xFFFFFFFF
@@ -39,6 +40,21 @@ def _xorshift32(x: int) -> int:
     x ^= x >> 17
     x ^= (x << 5) & M32
     return x
+
+
+def _threshold(beta_eff: float, field: int, shift: int) -> int:
+    """round(2^24 sigmoid(2 beta_eff a(I))) with a(I) the field rounded to its top bits."""
+    if shift:
+        q = (abs(field) + (1 << (shift - 1))) >> shift
+        field = (q if field >= 0 else -q) << shift
+    return int(round(ONE / (1.0 + math.exp(min((-2.0 * beta_eff) * float(field), 700.0)))))
+
+
+def _shift(bound: int) -> int:
+    k = 0
+    while ((bound + ((1 << k) >> 1)) >> k) > MAX_RADIUS:
+        k += 1
+    return k
 
 
 def reference_run(program: MachineProgram, replicas: int, betas: np.ndarray, seed: int = 0, *,
@@ -77,19 +93,19 @@ def reference_run(program: MachineProgram, replicas: int, betas: np.ndarray, see
     E = [energy(s[r]) for r in range(R)]
     best_E = list(E)
     best_s = [list(row) for row in s]
-    table = FieldTable(program.field_bound(), K)  # the same table contents as the hardware's
+    bound = max([abs(hq[i]) + sum(abs(v) for _, v in neigh[i]) for i in range(n)] or [0])
+    shift = _shift(bound)
     counters = Counters()
     swap_rng = swap_stream(seed, replica_offset) if K > 1 else None
     for t in range(B.shape[0]):
-        table.set_betas(B[t] * program.scale)
+        beff = B[t] * program.scale
         for c in colour_ids:
             for i in by_colour[c]:
                 for r in range(R):
                     field = hq[i] + sum(v * s[r][j] for j, v in neigh[i])
                     reg[r][i] = _xorshift32(reg[r][i])
                     u = reg[r][i] >> 8
-                    k = level[r]
-                    thr = int(table.table[0][field]) if K == 1 else int(table.table[k][field + table.L])
+                    thr = _threshold(float(beff[level[r]]), field, shift)
                     new = 1 if u < thr else -1
                     if new != s[r][i]:
                         counters.flips += 1
@@ -111,7 +127,6 @@ def reference_run(program: MachineProgram, replicas: int, betas: np.ndarray, see
                 at = {level[r]: r for r in range(g * K, g * K + K)}
                 for p, k in enumerate(lows):
                     a, b = at[k], at[k + 1]
-                    beff = B[t] * program.scale
                     delta = (beff[k] - beff[k + 1]) * float(E[a] - E[b])
                     if draws[g, p] < math.exp(min(delta, 0.0)):
                         level[a], level[b] = level[b], level[a]

@@ -75,7 +75,7 @@ def program_of(prob) -> MachineProgram:
 def test_fast_engine_samples_boltzmann(engine, n, density, jmax, beta, seed):
     prob = integer_problem(seed, n, density, jmax=jmax, hmax=2)
     reads = 20000
-    res = PBitMachine(program_of(prob), engine=engine, block_rows=3).run(reads, np.full(40, beta), seed=seed)
+    res = PBitMachine(program_of(prob), engine=engine).run(reads, np.full(40, beta), seed=seed)
     states, probs = exact_distribution(prob, beta)
     G, dof, p = g_test(res.states, states, probs)
     report(f"{engine} engine, n={n}, beta={beta}", G, dof, p, reads)

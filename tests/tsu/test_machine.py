@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+
 import time
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from tsuc.errors import TsucError
 from tsuc.runtime.tsu import anneal as A
 from tsuc.runtime.tsu.chains import chain_breaks, majority_vote
-from tsuc.runtime.tsu.lut import ONE, FieldTable, thresholds
+from tsuc.runtime.tsu.lut import MAX_RADIUS, ONE, TableLayout, address, address_shift, thresholds
 from tsuc.runtime.tsu.machine import MachineProgram, PBitMachine
 from tsuc.runtime.tsu.reference import _seed, _xorshift32, reference_run
 from tsuc.runtime.tsu.rng import seed_registers, xorshift32_
@@ -51,34 +52,57 @@ def assert_same(a, b):
 
 
 CASES = [
-    # (seed, n, density, engine, block_rows, jmax): sparse and dense engines, multi-colour
-    # blocks, single-p-bit colours (complete graphs), int16 and int32 field arithmetic
-    (1, 7, 0.5, "sparse", 1, 127),
-    (2, 10, 1.0, "dense", 4, 127),
-    (3, 12, 0.3, "sparse", 6, 127),
-    (4, 12, 0.3, "dense", 32, 127),
-    (5, 30, 0.25, "sparse", 8, 127),
-    (6, 9, 0.8, "sparse", 32, 20000),  # fields past int16: int32 arithmetic
-    (7, 9, 0.8, "dense", 3, 20000),
-    (8, 11, 0.6, "dense", 4, 127),  # blocks mixing multi-p-bit and single-p-bit colours
-    (9, 14, 1.0, "dense", 5, 127),  # complete graph: blocks of single p-bits (lazy corrections)
+    # (seed, n, density, engine, jmax): sparse and dense engines, int16 and int32 couplings,
+    # exact tables and tables addressed by the top bits of wide fields (shift > 0)
+    (1, 7, 0.5, "sparse", 127),
+    (2, 10, 1.0, "dense", 127),
+    (3, 12, 0.3, "sparse", 127),
+    (4, 12, 0.3, "dense", 127),
+    (5, 30, 0.25, "sparse", 127),
+    (6, 9, 0.8, "sparse", 7000),  # 2 J past int16: int32 couplings, fields below 2^16 (exact table)
+    (7, 9, 0.8, "dense", 7000),
+    (8, 11, 0.6, "sparse", 2**20),  # fields past 2^16: shifted table addresses
+    (9, 14, 1.0, "dense", 2**30 - 1),  # 31-bit couplings: int64 fields
 ]
 
 
-@pytest.mark.parametrize("compare", ["lut", "threshold"])
-@pytest.mark.parametrize("seed, n, density, engine, block_rows, jmax", CASES)
-def test_anneal_matches_reference(seed, n, density, engine, block_rows, jmax, compare):
+@pytest.mark.parametrize("seed, n, density, engine, jmax", CASES)
+def test_anneal_matches_reference(seed, n, density, engine, jmax):
     prog = random_program(seed, n, density, jmax=jmax, scale=0.02 * 127 / jmax)
-    fast = PBitMachine(prog, engine=engine, block_rows=block_rows, compare=compare)
+    fast = PBitMachine(prog, engine=engine)
     betas = beta_schedule("geometric", 0.05, 4.0, 9)
     assert_same(fast.run(5, betas, seed=seed), reference_run(prog, 5, betas, seed=seed))
 
 
-@pytest.mark.parametrize("compare", ["lut", "threshold"])
 @pytest.mark.parametrize("engine", ["sparse", "dense"])
-def test_tempering_matches_reference(engine, compare):
+def test_wide_fields_use_the_rounded_address_like_the_reference(engine):
+    """24-bit couplings: fields far past the table, addressed by their top bits; many updates
+    near the middle of the sigmoid, so an off-by-one address shows up."""
+    prog = random_program(21, 11, 0.6, jmax=2**23, hmax=2**22, scale=1.0)
+    m = PBitMachine(prog, engine=engine)
+    assert m.layout.shift > 0
+    betas = np.full(20, 1.0 / prog.field_bound())
+    assert_same(m.run(300, betas, seed=2), reference_run(prog, 300, betas, seed=2))
+
+
+@pytest.mark.parametrize("engine", ["sparse", "dense"])
+def test_wide_field_addresses_round_half_away_from_zero(engine):
+    """Fields exactly halfway between two table addresses (bound 2^20: shift 4, half 8)."""
+    hq = [-(1 << 20), -(3 * 16 + 8), 5 * 16 + 8, 7 * 16 + 7, -(2 * 16 + 7)]
+    prog = MachineProgram(5, [], [], [], hq, [0] * 5)
+    m = PBitMachine(prog, engine=engine)
+    assert m.layout.shift == 4
+    res = m.run(2000, np.full(3, 0.01), seed=5)
+    assert_same(res, reference_run(prog, 2000, np.full(3, 0.01), seed=5))
+    frac = (res.states > 0).mean(axis=0)
+    want = 1 / (1 + np.exp(-0.02 * np.array([-600, -64, 96, 112, -32])))  # -600: never fires
+    np.testing.assert_allclose(frac, want, atol=0.035)
+
+
+@pytest.mark.parametrize("engine", ["sparse", "dense"])
+def test_tempering_matches_reference(engine):
     prog = random_program(11, 10, 0.5)
-    fast = PBitMachine(prog, engine=engine, block_rows=3, compare=compare)
+    fast = PBitMachine(prog, engine=engine)
     betas = np.tile(tempering_ladder(0.1, 3.0, 4), (12, 1))
     a = fast.run(12, betas, seed=4, swap_interval=2, replica_offset=7)
     b = reference_run(prog, 12, betas, seed=4, swap_interval=2, replica_offset=7)
@@ -123,12 +147,6 @@ def test_replicas_are_independent_of_batch_size():
     np.testing.assert_array_equal(m.run(2, betas, seed=3).states, m.run(5, betas, seed=3).states[:2])
 
 
-def test_deadline_stops_after_the_current_sweep():
-    prog = random_program(16, 10, 0.5)
-    res = PBitMachine(prog).run(2, np.ones(1000), seed=0, deadline=time.perf_counter() - 1)
-    assert res.stopped_early and res.counters.sweeps == 1
-
-
 def test_colouring_must_be_proper():
     with pytest.raises(TsucError, match="coupled but share colour"):
         MachineProgram(3, [0], [1], [5], [0, 0, 0], [0, 0, 1])
@@ -149,21 +167,39 @@ def test_rng_matches_scalar_xorshift_and_seeding():
         assert x.tolist() == expect
 
 
-def test_lut_entries_are_the_rounded_sigmoid_and_rewrites_are_exact():
-    L = 300
-    table = FieldTable(L, 1)
-    for beta in (0.0, 0.003, 0.05, 0.9, 0.05, 3.0, 0.001):  # up and down: exercises partial rewrites
-        table.set_betas(np.array([beta]))
-        full = thresholds(beta, np.arange(-L, L + 1))
-        got = table.table[0][np.arange(-L, L + 1)]
-        np.testing.assert_array_equal(got, full)
-        for I in (-L, -7, -1, 0, 1, 7, L):
-            exact = ONE / (1 + math.exp(min(-2 * beta * I, 700.0)))
-            assert abs(int(table.table[0][I]) - exact) <= 0.5 + 1e-9
-    multi = FieldTable(L, 3)
-    multi.set_betas(np.array([0.01, 0.2, 2.0]))
-    for k, beta in enumerate((0.01, 0.2, 2.0)):
-        np.testing.assert_array_equal(multi.table[k], thresholds(beta, np.arange(-L, L + 1)))
+def test_lut_entries_are_the_rounded_sigmoid_and_clamping_is_exact():
+    layout = TableLayout(300)
+    assert layout.shift == 0 and layout.radius == 300
+    betas = np.array([[0.0], [0.003], [0.05], [0.9], [3.0]])
+    tix, rows, W = layout.step_tables(betas)
+    assert W == 300  # beta 0 never saturates
+    I = np.arange(-300, 301)
+    for k, beta in enumerate(betas[:, 0]):
+        row = rows[tix[k, 0]]
+        np.testing.assert_array_equal(row[np.clip(I, -W, W) + W], thresholds(beta, I))
+        for f in (-300, -7, -1, 0, 1, 7, 300):
+            exact = ONE / (1 + math.exp(min(-2 * beta * f, 700.0)))
+            assert abs(int(row[f + W]) - exact) <= 0.5 + 1e-9
+    # cold tables are cut at the saturation radius: clamped addresses read the same entries
+    tix, rows, W = layout.step_tables(np.array([[0.9], [3.0]]))
+    assert W < 300 and rows.shape == (2, 2 * W + 1)
+    for k, beta in enumerate((0.9, 3.0)):
+        np.testing.assert_array_equal(rows[tix[k, 0]][np.clip(I, -W, W) + W], thresholds(beta, I))
+
+
+def test_lut_is_bounded_for_wide_fields():
+    """A 31-bit machine's table has at most 2 * MAX_RADIUS + 1 entries; fields address it by
+    their top bits, rounded symmetrically."""
+    bound = 40 * (2**30 - 1)
+    k = address_shift(bound)
+    layout = TableLayout(bound)
+    assert layout.shift == k > 0 and layout.radius <= MAX_RADIUS and layout.max_entries <= 2 * MAX_RADIUS + 1
+    assert address_shift(MAX_RADIUS) == 0 and address_shift(MAX_RADIUS + 1) == 1
+    half = 1 << (k - 1)
+    f = np.array([0, 1, half - 1, half, -half, -half + 1, 3 << k, -(3 << k) - half, bound, -bound])
+    np.testing.assert_array_equal(address(f, k), [0, 0, 0, 1, -1, 0, 3, -4, layout.radius, -layout.radius])
+    tix, rows, W = layout.step_tables(np.array([[1e-12], [1e-9]]))
+    assert rows.shape[1] == 2 * W + 1 <= 2 * MAX_RADIUS + 1 and rows.dtype == np.int32
 
 
 def test_schedules():
@@ -198,14 +234,74 @@ def test_anneal_tempering_returns_the_coldest_replica():
     assert out.samples.shape == (3, 12) and out.replicas == 12
 
 
-def test_anneal_time_limit_restarts_and_keeps_the_best():
+def test_anneal_time_limit_returns_the_best_final_state_of_complete_anneals():
     prog = random_program(18, 20, 0.3)
     m = PBitMachine(prog)
-    out = A.anneal(m, A.AnnealParams(reads=2, sweeps=5, beta0=0.1, beta1=3.0, seed=1, time_limit=0.3))
-    assert out.runs > 1 and out.counters.sweeps >= 5 * (out.runs - 1)
+    p = A.AnnealParams(reads=2, sweeps=5, beta0=0.1, beta1=3.0, seed=1, time_limit=0.3)
+    out = A.anneal(m, p)
+    assert out.runs > 1 and out.anneal_sweeps == [5] * out.runs and not out.compressed
+    assert out.counters.sweeps == 5 * out.runs
+    # each read's sample is the lowest-energy FINAL state of its anneals (fresh streams each)
+    betas = beta_schedule("geometric", 0.1, 3.0, 5)
+    finals = [m.run(2, betas, seed=1, replica_offset=k * 2) for k in range(out.runs)]
+    for r in range(2):
+        energies = [f.energies_q[r] for f in finals]
+        k = int(np.argmin(energies))
+        np.testing.assert_array_equal(out.samples[r], finals[k].states[r])
+        assert out.samples_q[r] == min(energies)
     np.testing.assert_array_equal(out.samples_q, prog.quantised_energy(out.samples))
-    # each read returns the best it found; the best over reads is the best of every replica
-    assert out.samples_q.min() == out.best_q.min()
+    assert out.best_q.min() <= out.samples_q.min()
+
+
+class _SlowRun:
+    """Stands in for a MachineRun: records the betas it is clocked through, `cost` s per sweep."""
+
+    def __init__(self, cost: float) -> None:
+        self.cost, self.betas = cost, []
+
+    def advance(self, betas) -> None:
+        self.betas.extend(np.asarray(betas)[:, 0].tolist())
+        time.sleep(self.cost * len(betas))
+
+
+def test_time_limit_compresses_a_schedule_that_does_not_fit_and_still_ends_cold():
+    p = A.AnnealParams(reads=1, sweeps=100000, beta0=0.1, beta1=3.0, time_limit=0.4)
+    sched = A._Schedule(p)
+    run = _SlowRun(1e-3)  # 100000 sweeps would take 100 s
+    start = time.perf_counter()
+    done, compressed = A._run_fitted(run, sched, start + 0.4, [])
+    took = time.perf_counter() - start
+    assert compressed and 50 < done < 400 and took < 0.6
+    b = np.array(run.betas)
+    assert b[-1] == 3.0 and b[0] == sched.base[0]  # the whole beta range, ending at beta1
+    assert np.all(np.diff(b) >= 0) and np.isin(b, sched.base).all()  # taken from the schedule, in order
+
+
+def test_time_limit_keeps_a_schedule_that_fits_exactly():
+    p = A.AnnealParams(reads=1, sweeps=300, beta0=0.1, beta1=3.0, time_limit=5)
+    sched = A._Schedule(p)
+    run = _SlowRun(1e-5)
+    done, compressed = A._run_fitted(run, sched, time.perf_counter() + 5, [])
+    assert done == 300 and not compressed
+    np.testing.assert_array_equal(run.betas, sched.base)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"time_limit": math.inf}, "time_limit=inf must be a positive, finite"),
+    ({"time_limit": math.nan}, "time_limit=nan"),
+    ({"time_limit": -1.0}, "time_limit=-1.0"),
+    ({"time_limit": 1e9}, "at most 86400"),
+    ({"swap_interval": 0, "tempering": 2}, "swap_interval=0 must be between 1"),
+    ({"sweeps": 10**12}, "sweeps=1000000000000 must be between 1 and 10000000"),
+    ({"reads": 10**12}, "reads=1000000000000"),
+    ({"reads": 10**6}, "replica-spins"),
+    ({"tempering": 65}, "tempering=65"),
+    ({"beta1": math.inf}, "beta1=inf must be a finite number"),
+])
+def test_run_parameters_out_of_range_are_refused(kw, match):
+    m = PBitMachine(random_program(19, 100, 0.1))
+    with pytest.raises(TsucError, match=match):
+        A.anneal(m, A.AnnealParams(**kw))
 
 
 def test_default_beta_range_follows_dwave_rule():

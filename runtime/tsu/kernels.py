@@ -1,0 +1,179 @@
+"""Compiled sweep kernels of the p-bit machine (numba; the `tsu` extra installs it).
+
+One call clocks every replica through a block of sweeps. Per replica (one thread each,
+`prange`), per sweep, per p-bit in colour order (p-bits permuted so colours are contiguous):
+step the p-bit's xorshift32 register, read its integer field I from the field array, look
+up the threshold T at the field's table address, set s = +1 iff (register >> 8) < T. p-bits
+of one colour share no coupling, so clocking them one after the other is the machine's
+colour-parallel clock exactly.
+
+Fields are kept incrementally: when s_i flips to s, every neighbour j gets 2 J_ij s added
+(`J2` holds 2 J, CSR rows for sparse problems, a dense matrix otherwise), and the quantised
+energy changes by 2 s_old I_i. After each sweep a replica that reached a new lowest energy
+copies its state into its best state. Replicas only share read-only arrays, so the results
+do not depend on the number of threads.
+
+Arguments shared by both kernels (R replicas, n p-bits, C sweeps in the block):
+S (R, n) int8 spins; X (R, n) uint32 registers; F (R, n) int32/int64 fields; E, bestE (R,)
+int64 energies; bestS (R, n) int8; flips (R,) int64 (added to); level (R,) int64 temperature
+level of each replica; tix (C, K) int64 table row of each (sweep, level); tables (U, 2W+1)
+int32; W the table radius; shift the address shift (`lut.py`).
+"""
+
+from __future__ import annotations
+
+import time
+
+from tsuc.errors import TsucError
+
+try:
+    import numba as _nb
+except ImportError:  # pragma: no cover - the tsu extra installs numba
+    _nb = None
+
+INSTALL_HINT = "the p-bit machine's sweep kernels need numba: pip install 'tsuc[tsu]'"
+
+
+def available() -> bool:
+    return _nb is not None
+
+
+def require() -> None:
+    if _nb is None:
+        raise TsucError(INSTALL_HINT)
+
+
+if _nb is not None:
+    _jit = _nb.njit(parallel=True, cache=True, nogil=True, fastmath=False, boundscheck=False)
+    _inline = _nb.njit(cache=True, inline="always")
+    prange = _nb.prange
+
+    @_inline
+    def _step(x):
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        return x
+
+    @_inline
+    def _addr(field, shift, half, W):
+        if shift == 0:
+            q = field
+        elif field < 0:
+            q = -((-field + half) >> shift)
+        else:
+            q = (field + half) >> shift
+        if q > W:
+            q = W
+        elif q < -W:
+            q = -W
+        return q + W
+
+    @_jit
+    def sweeps_sparse(S, X, F, E, bestS, bestE, flips, level, tix, tables, W, shift, indptr, indices, J2):
+        R, n = S.shape
+        C = tix.shape[0]
+        half = (1 << shift) >> 1
+        for r in prange(R):
+            s = S[r]
+            x = X[r]
+            f = F[r]
+            lv = level[r]
+            e = E[r]
+            be = bestE[r]
+            nf = 0
+            for t in range(C):
+                tab = tables[tix[t, lv]]
+                for i in range(n):
+                    xi = _step(_nb.int64(x[i]))
+                    x[i] = xi
+                    field = f[i]
+                    new = 1 if (xi >> 8) < tab[_addr(_nb.int64(field), shift, half, W)] else -1
+                    old = s[i]
+                    if new != old:
+                        e += 2 * _nb.int64(old) * _nb.int64(field)
+                        s[i] = new
+                        nf += 1
+                        if new > 0:
+                            for k in range(indptr[i], indptr[i + 1]):
+                                f[indices[k]] += J2[k]
+                        else:
+                            for k in range(indptr[i], indptr[i + 1]):
+                                f[indices[k]] -= J2[k]
+                if e < be:
+                    be = e
+                    bestS[r, :] = s
+            E[r] = e
+            bestE[r] = be
+            flips[r] += nf
+
+    @_jit
+    def sweeps_dense(S, X, F, E, bestS, bestE, flips, level, tix, tables, W, shift, J2):
+        R, n = S.shape
+        C = tix.shape[0]
+        half = (1 << shift) >> 1
+        for r in prange(R):
+            s = S[r]
+            x = X[r]
+            f = F[r]
+            lv = level[r]
+            e = E[r]
+            be = bestE[r]
+            nf = 0
+            for t in range(C):
+                tab = tables[tix[t, lv]]
+                for i in range(n):
+                    xi = _step(_nb.int64(x[i]))
+                    x[i] = xi
+                    field = f[i]
+                    new = 1 if (xi >> 8) < tab[_addr(_nb.int64(field), shift, half, W)] else -1
+                    old = s[i]
+                    if new != old:
+                        e += 2 * _nb.int64(old) * _nb.int64(field)
+                        s[i] = new
+                        nf += 1
+                        row = J2[i]
+                        if new > 0:
+                            for j in range(n):
+                                f[j] += row[j]
+                        else:
+                            for j in range(n):
+                                f[j] -= row[j]
+                if e < be:
+                    be = e
+                    bestS[r, :] = s
+            E[r] = e
+            bestE[r] = be
+            flips[r] += nf
+
+
+_WARM: dict[tuple, float] = {}  # kernel signature -> seconds its first call took to compile or load
+
+
+def compile_seconds() -> float:
+    """Seconds this process spent compiling or loading sweep kernels (JIT warm-up)."""
+    return sum(_WARM.values())
+
+
+def warm_up(engine: str, fdtype, jdtype, idtype=None) -> float:
+    """Compile (or load from the on-disk cache) the kernel for these dtypes on a tiny input;
+    returns the seconds it took this call (0 when already warm in this process)."""
+    import numpy as np
+
+    require()
+    key = (engine, np.dtype(fdtype).str, np.dtype(jdtype).str, None if idtype is None else np.dtype(idtype).str)
+    if key in _WARM:
+        return 0.0
+    t = time.perf_counter()
+    S = np.ones((1, 2), dtype=np.int8)
+    X = np.ones((1, 2), dtype=np.uint32)
+    F = np.zeros((1, 2), dtype=fdtype)
+    E = np.zeros(1, dtype=np.int64)
+    args = (S, X, F, E, S.copy(), E.copy(), E.copy(), E.copy(), np.zeros((1, 1), dtype=np.int64),
+            np.zeros((1, 1), dtype=np.int32), 0, 0)
+    if engine == "sparse":
+        sweeps_sparse(*args, np.zeros(3, dtype=np.int64), np.zeros(0, dtype=idtype), np.zeros(0, dtype=jdtype))
+    else:
+        sweeps_dense(*args, np.zeros((2, 2), dtype=jdtype))
+    _WARM[key] = time.perf_counter() - t
+    return _WARM[key]
