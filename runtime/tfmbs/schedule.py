@@ -141,14 +141,16 @@ class LayerPlan:
     def input_word(self, c: Chunk, cfg: FabricConfig) -> int:
         return c.k0 if self.inputs_fit(cfg) else 0
 
+    def may_overflow(self, cfg: FabricConfig) -> bool:
+        """Can a chain of this layer's frames leave the accumulator's range? Each cycle adds
+        -1, 0 or +1, so a chain over K reduction indices stays within [-K, K]."""
+        return self.k > cfg.acc_range[1]
+
     def check(self, cfg: FabricConfig) -> None:
         """Refuse plans that do not fit the machine (a corrupt or mismatched artifact)."""
         end = self.a_base + (self.footprint(cfg) if self.mode == "resident" else self.window(cfg))
         if end > cfg.bank_words:
             raise ArtifactError(f"tfmbs layer {self.name!r} does not fit Bank A ({end} > {cfg.bank_words} words)")
-        lo, hi = cfg.acc_range
-        if self.k > hi:
-            raise ArtifactError(f"tfmbs layer {self.name!r} reduces over K={self.k}, which can overflow {cfg.acc_bits}-bit accumulators")
 
     def tfd_table(self, cfg: FabricConfig) -> np.ndarray:
         """The frame descriptors of one (row, trit plane) as an int64 [frames, 11] table

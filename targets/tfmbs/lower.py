@@ -109,6 +109,7 @@ class LowerLinearLayer(RewritePattern):
     act_trits: int
     encoding: str
     config: FabricConfig
+    overflow: str = "error"
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         if op.name not in LINEAR_OPS or not in_tfmbs_segment(op):
@@ -121,8 +122,9 @@ class LowerLinearLayer(RewritePattern):
     def build(self, info: LayerInfo) -> tuple[list[Operation], list[SSAValue]]:
         cfg = self.config
         lo, hi = cfg.acc_range
-        if info.k > hi:
-            raise TsucError(f"node {info.name!r}: its reduction K={info.k} can overflow {cfg.acc_bits}-bit accumulators (raise acc_bits)")
+        if info.k > hi and self.overflow != "wrap":
+            raise TsucError(f"node {info.name!r}: its reduction K={info.k} can overflow {cfg.acc_bits}-bit accumulators "
+                            f"(raise acc_bits, or pass overflow=wrap to wrap like the hardware)")
         trits, scales = quantize_weights(info.weight, self.quant, self.w_planes)
         ops: list[Operation] = []
         J, P, N, K = self.act_trits, self.w_planes, info.n, info.k
@@ -225,10 +227,12 @@ class LowerToTfmbsPass(ModulePass):
     tiles: int = 4
     lanes: int = 15
     acc_bits: int = 32
+    overflow: str = "error"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         cfg = FabricConfig(tiles=self.tiles, lanes=self.lanes, acc_bits=self.acc_bits)
-        pattern = LowerLinearLayer(blob_store(op), op, self.quant, self.w_planes, self.act_trits, self.encoding, cfg)
+        pattern = LowerLinearLayer(blob_store(op), op, self.quant, self.w_planes, self.act_trits, self.encoding, cfg,
+                                   self.overflow)
         PatternRewriteWalker(pattern, apply_recursively=False).rewrite_module(op)
         for seg in op.walk():
             if isinstance(seg, SegmentOp) and seg.target.data == TARGET:

@@ -37,6 +37,8 @@ class TfmbsTarget(Target):
         Option("dma_words_per_cycle", int, 1, "DMA bus width in words per cycle", minimum=1, maximum=64),
         Option("dma_latency", int, 16, "fixed cycles per DMA burst", minimum=0, maximum=100000),
         Option("acc_bits", int, 32, "accumulator width in bits (wraps with a sticky overflow flag)", minimum=8, maximum=32),
+        Option("overflow", str, "error", "a layer whose K exceeds the accumulator range: error (refuse it) or wrap "
+               "(compile it; its accumulators wrap like the hardware's, flagged in the profile)", choices=("error", "wrap")),
     )
 
     def fabric_config(self) -> FabricConfig:
@@ -70,7 +72,7 @@ class TfmbsTarget(Target):
         return {
             "target": [
                 LowerToTfmbsPass(quant=v["quant"], w_planes=v["w_planes"], act_trits=v["act_trits"], encoding=v["encoding"],
-                                 tiles=v["tiles"], lanes=v["lanes"], acc_bits=v["acc_bits"]),
+                                 tiles=v["tiles"], lanes=v["lanes"], acc_bits=v["acc_bits"], overflow=v["overflow"]),
                 AllocateTfmbsPass(tiles=v["tiles"], lanes=v["lanes"], bank_words=v["bank_words"],
                                   dma_words_per_cycle=v["dma_words_per_cycle"], dma_latency=v["dma_latency"],
                                   residency=v["residency"]),
