@@ -54,7 +54,10 @@ def replay_products(fab: Fabric, layer: Layer, levels: np.ndarray) -> tuple[list
         kind = cmd[0]
         if kind == "x":
             _, m, j, k0, depth = cmd
-            fab.load(cfg.broadcast_b_addr(0), pt5.input_words(planes[j, m, k0:k0 + depth]))
+            if j is None:  # every trit plane of the row, plane j at word j*K
+                fab.load(cfg.broadcast_b_addr(0), pt5.input_words(planes[:, m, :].reshape(-1)))
+            else:
+                fab.load(cfg.broadcast_b_addr(0), pt5.input_words(planes[j, m, k0:k0 + depth]))
         elif kind == "w":
             _, g, p, ci = cmd
             for t in range(groups[g].tiles):
