@@ -75,8 +75,11 @@ def _is_float_tensor(ty: Attribute) -> bool:
 
 
 def _prod(dims: Sequence[int]) -> int:
+    """The product of static dims; -1 (dynamic) when any of them is dynamic."""
     out = 1
     for d in dims:
+        if d < 0:
+            return -1
         out *= d
     return out
 
@@ -255,7 +258,8 @@ class QuantizeOp(IRDLOperation):
 
 @irdl_op_definition
 class Im2ColOp(IRDLOperation):
-    """Rows of convolution patches: [B, C, H, W] -> [B*OH*OW, (C/groups)*KH*KW] for one group."""
+    """Rows of convolution patches: [B, C, H, W] -> [B*OH*OW, (C/groups)*KH*KW] for one group.
+    B may be dynamic (then so are the rows); C, H and W are static."""
 
     name = "tfmbs.im2col"
     input = operand_def(TensorType)
@@ -291,7 +295,7 @@ class Im2ColOp(IRDLOperation):
             raise VerifyException("tfmbs.im2col group must be in [0, groups) and groups must divide the channels")
         oh, ow = self.out_hw()
         kh, kw = self.kernel_shape.get_values()
-        want = (s[0] * oh * ow, s[1] // gs * kh * kw)
+        want = (_prod([s[0], oh, ow]), s[1] // gs * kh * kw)
         if oh < 1 or ow < 1 or _shape(self.result.type) != want:
             raise VerifyException(f"tfmbs.im2col result must be {want[0]}x{want[1]}")
         if self.result.type.element_type != self.input.type.element_type:

@@ -140,6 +140,7 @@ class AllocateTfmbsPass(ModulePass):
         cfg = FabricConfig(tiles=self.tiles, lanes=self.lanes, bank_words=self.bank_words,
                            dma_words_per_cycle=self.dma_words_per_cycle, dma_latency=self.dma_latency)
         layers = [layer for seg in tfmbs_segments(op) for layer in segment_layers(seg)]
-        plans = allocate([plan_of(layer, False) for layer in layers], [layer.rows for layer in layers], cfg, self.residency)
+        plans = allocate([plan_of(layer, False) for layer in layers], [layer.planning_rows for layer in layers], cfg,
+                         self.residency)
         for layer, plan in zip(layers, plans):
             annotate(layer, plan, cfg)
