@@ -75,8 +75,11 @@ def _is_float_tensor(ty: Attribute) -> bool:
 
 
 def _prod(dims: Sequence[int]) -> int:
+    """The product of static dims; -1 (dynamic) when any of them is dynamic."""
     out = 1
     for d in dims:
+        if d < 0:
+            return -1
         out *= d
     return out
 
@@ -255,7 +258,8 @@ class QuantizeOp(IRDLOperation):
 
 @irdl_op_definition
 class Im2ColOp(IRDLOperation):
-    """Rows of convolution patches: [B, C, H, W] -> [B*OH*OW, (C/groups)*KH*KW] for one group."""
+    """Rows of convolution patches: [B, C, H, W] -> [B*OH*OW, (C/groups)*KH*KW] for one group.
+    B may be dynamic (then so are the rows); C, H and W are static."""
 
     name = "tfmbs.im2col"
     input = operand_def(TensorType)
@@ -291,7 +295,7 @@ class Im2ColOp(IRDLOperation):
             raise VerifyException("tfmbs.im2col group must be in [0, groups) and groups must divide the channels")
         oh, ow = self.out_hw()
         kh, kw = self.kernel_shape.get_values()
-        want = (s[0] * oh * ow, s[1] // gs * kh * kw)
+        want = (_prod([s[0], oh, ow]), s[1] // gs * kh * kw)
         if oh < 1 or ow < 1 or _shape(self.result.type) != want:
             raise VerifyException(f"tfmbs.im2col result must be {want[0]}x{want[1]}")
         if self.result.type.element_type != self.input.type.element_type:
@@ -378,7 +382,7 @@ class CombineOp(IRDLOperation):
             raise VerifyException("tfmbs.combine produces a float tensor")
         if self.layout.data == "rows" and (not out or out[-1] != n or _prod(out[:-1]) != m):
             raise VerifyException(f"tfmbs.combine rows layout needs a result [..., {n}] with {m} rows")
-        if self.layout.data == "nchw" and (len(out) != 4 or out[1] != n or out[0] * out[2] * out[3] != m):
+        if self.layout.data == "nchw" and (len(out) != 4 or out[1] != n or _prod([out[0], out[2], out[3]]) != m):
             raise VerifyException(f"tfmbs.combine nchw layout needs a result [B, {n}, OH, OW] with B*OH*OW = {m}")
 
 

@@ -280,7 +280,8 @@ class _FabricLayer:
         for cmd in commands(plan, cfg, m_rows):
             if cmd[0] == "x":
                 _, m, j, k0, depth = cmd
-                fab.load(cfg.broadcast_b_addr(0), pt5.input_words(digits[j, m, k0:k0 + depth]))
+                x = digits[:, m, :].reshape(-1) if j is None else digits[j, m, k0:k0 + depth]  # None: every plane of row m
+                fab.load(cfg.broadcast_b_addr(0), pt5.input_words(x))
             elif cmd[0] == "w":  # frame mode: this frame's block into the window
                 _, g, p, ci = cmd
                 c = chunks[ci]

@@ -234,10 +234,11 @@ class IntProducts:
     B = the int8 levels, im2col'ed for a convolution (`host_ops.im2col_t`; a 1x1 conv of
     one image needs none). uint8 x int8 is what x86 VNNI (vpdpbusd) multiplies in one
     instruction; without VNNI MLAS uses vpmaddubsw, which saturates a pair of products at
-    2^15, far above 2 * 2 * 121 here. Called with int8 X [K, M]; returns int32 [P*N, M].
+    2^15, far above 2 * 2 * 121 here. Called with int8 X [K, M] (M any row count: the
+    session's M is symbolic, so one session serves every batch); returns int32 [P*N, M].
     """
 
-    def __init__(self, trits: np.ndarray, m: int, threads: int) -> None:
+    def __init__(self, trits: np.ndarray, threads: int) -> None:
         import onnxruntime as ort
         from onnx import TensorProto, helper, numpy_helper
 
@@ -247,8 +248,8 @@ class IntProducts:
         inits = [numpy_helper.from_array((trits.reshape(P * N, K) + 1).astype(np.uint8), "w"),
                  numpy_helper.from_array(np.array(1, np.uint8), "w_zero")]
         node = helper.make_node("MatMulInteger", ["w", "x", "w_zero"], ["q"])
-        graph = helper.make_graph([node], "tfmbs_products", [helper.make_tensor_value_info("x", TensorProto.INT8, [K, m])],
-                                  [helper.make_tensor_value_info("q", TensorProto.INT32, [P * N, m])], inits)
+        graph = helper.make_graph([node], "tfmbs_products", [helper.make_tensor_value_info("x", TensorProto.INT8, [K, "m"])],
+                                  [helper.make_tensor_value_info("q", TensorProto.INT32, [P * N, "m"])], inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads

@@ -92,7 +92,7 @@ def pack(trits: np.ndarray, encoding: str) -> np.ndarray:
     pad = (-n) % TRITS_PER_BYTE
     if pad:
         t = np.concatenate([t, np.zeros(t.shape[:-1] + (pad,), dtype=np.int8)], axis=-1)
-    d = trits_to_digits(t, encoding).reshape(t.shape[:-1] + (-1, TRITS_PER_BYTE))
+    d = trits_to_digits(t, encoding).reshape(t.shape[:-1] + ((n + pad) // TRITS_PER_BYTE, TRITS_PER_BYTE))
     out = d[..., 4].copy()  # Horner in uint8: every partial value stays <= 242
     for i in (3, 2, 1, 0):
         out *= 3

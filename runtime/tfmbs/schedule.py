@@ -10,17 +10,23 @@ activation trit plane j. The fabric runs it as frames (design/tfmbs.md):
 - the reduction K in *chunks* of at most `bank_words` (1024), chained with BIAS_EN;
 - one frame per input row, per activation trit plane and per weight plane.
 
-Frames of one (row m, trit j) run in the order g, p, c; the chain of chunks c for one (g, p)
-is contiguous (it shares the accumulators), and its results are read after its last chunk.
+Frames of one row run in the order j, g, p, c; the chain of chunks c for one (j, g, p) is
+contiguous (it shares the accumulators), and its results are read after its last chunk.
 
 Where the data sits (chosen at compile time by `tfmbs-allocate`, stored in the plan):
 - `resident`: the layer's blocks stay in Bank A for the life of the executor (loaded on the
   first call); block (g, p, c) at word a_base + (g*P + p)*K + k0 of every tile of group g.
 - `group`: per call, group g's blocks (P*K words per tile) are loaded into the stream window
-  at a_base once, then every row and trit runs against them: loop order g, m, j, p, c.
+  at a_base once, then every row runs against them: loop order g, m, j, p, c.
 - `frame`: each frame's block is loaded into the window right before the frame; order m, j, g, p, c.
-Inputs: x_j[m] is broadcast to every Bank B at word 0 once per (m, j) (per (g, m, j) in
-`group` mode) when K fits the bank; otherwise each frame loads its own chunk at word 0.
+Inputs, broadcast to every Bank B (once per row, or per (g, row) in `group` mode):
+- when all J trit planes of a row fit (J*K <= bank_words): one burst of J*K words, plane j
+  at Bank B word j*K, so a row costs one DMA latency, not J; each frame's `input_addr`
+  points at its plane (a nonzero Bank B offset for j > 0);
+- else, when K fits: one burst of K words per (row, j) at word 0;
+- else each frame loads its own chunk at word 0.
+Lanes: every frame's `lane_count` is the machine's lanes and `lane_mask` enables the lanes
+that hold outputs: all of them except in a last group narrower than one tile.
 
 `commands` spells this out step by step (what the replay executor drives a `Fabric` with);
 `layer_counters` gives the same counters in closed form, from the nonzero-count matrix of the
@@ -131,6 +137,10 @@ class LayerPlan:
     def inputs_fit(self, cfg: FabricConfig) -> bool:
         return self.k <= cfg.bank_words
 
+    def row_fits(self, cfg: FabricConfig) -> bool:
+        """Do all trit planes of one input row fit in Bank B together (one burst per row)?"""
+        return self.act_trits * self.k <= cfg.bank_words
+
     def block_word(self, g: int, p: int, c: Chunk) -> int:
         if self.mode == "resident":
             return self.a_base + (g * self.w_planes + p) * self.k + c.k0
@@ -138,26 +148,39 @@ class LayerPlan:
             return self.a_base + p * self.k + c.k0
         return self.a_base
 
-    def input_word(self, c: Chunk, cfg: FabricConfig) -> int:
+    def input_word(self, j: int, c: Chunk, cfg: FabricConfig) -> int:
+        if self.row_fits(cfg):
+            return j * self.k + c.k0
         return c.k0 if self.inputs_fit(cfg) else 0
+
+    def frames_per_row(self, cfg: FabricConfig) -> int:
+        return self.act_trits * len(self.groups(cfg)) * self.w_planes * len(self.chunks(cfg))
+
+    def frame_index(self, j: int, g: int, p: int, c: int, cfg: FabricConfig) -> int:
+        """Row of `tfd_table` of frame (j, g, p, c)."""
+        G, C = len(self.groups(cfg)), len(self.chunks(cfg))
+        return ((j * G + g) * self.w_planes + p) * C + c
+
+    def may_overflow(self, cfg: FabricConfig) -> bool:
+        """Can a chain of this layer's frames leave the accumulator's range? Each cycle adds
+        -1, 0 or +1, so a chain over K reduction indices stays within [-K, K]."""
+        return self.k > cfg.acc_range[1]
 
     def check(self, cfg: FabricConfig) -> None:
         """Refuse plans that do not fit the machine (a corrupt or mismatched artifact)."""
         end = self.a_base + (self.footprint(cfg) if self.mode == "resident" else self.window(cfg))
         if end > cfg.bank_words:
             raise ArtifactError(f"tfmbs layer {self.name!r} does not fit Bank A ({end} > {cfg.bank_words} words)")
-        lo, hi = cfg.acc_range
-        if self.k > hi:
-            raise ArtifactError(f"tfmbs layer {self.name!r} reduces over K={self.k}, which can overflow {cfg.acc_bits}-bit accumulators")
 
     def tfd_table(self, cfg: FabricConfig) -> np.ndarray:
-        """The frame descriptors of one (row, trit plane) as an int64 [frames, 11] table
-        (`tfd.TFD_FIELDS` columns), in order g, p, c; built with numpy, no per-frame objects."""
+        """The frame descriptors of one input row as an int64 [frames, 11] table
+        (`tfd.TFD_FIELDS` columns), in order j, g, p, c; built with numpy, no per-frame objects."""
         groups, chunks = self.groups(cfg), self.chunks(cfg)
-        G, P, C = len(groups), self.w_planes, len(chunks)
-        g = np.repeat(np.arange(G), P * C)
-        p = np.tile(np.repeat(np.arange(P), C), G)
-        c = np.tile(np.arange(C), G * P)
+        J, G, P, C = self.act_trits, len(groups), self.w_planes, len(chunks)
+        j = np.repeat(np.arange(J), G * P * C)
+        g = np.tile(np.repeat(np.arange(G), P * C), J)
+        p = np.tile(np.repeat(np.arange(P), C), J * G)
+        c = np.tile(np.arange(C), J * G * P)
         k0 = np.array([ch.k0 for ch in chunks], np.int64)[c]
         depth = np.array([ch.depth for ch in chunks], np.int64)[c]
         if self.mode == "resident":
@@ -166,15 +189,18 @@ class LayerPlan:
             word = self.a_base + p * self.k + k0
         else:
             word = np.full(g.shape, self.a_base, np.int64)
-        in_word = k0 if self.inputs_fit(cfg) else np.zeros_like(k0)
-        lane_count = np.array([grp.lane_count for grp in groups], np.int64)[g]
+        if self.row_fits(cfg):
+            in_word = j * self.k + k0
+        else:
+            in_word = k0 if self.inputs_fit(cfg) else np.zeros_like(k0)
+        lane_mask = np.array([(1 << grp.lane_count) - 1 for grp in groups], np.int64)[g]
         tile_mask = np.array([grp.tile_mask for grp in groups], np.int64)[g]
         hints = np.where(c > 0, exec_hints(bias_en=True, zero_skip=self.zero_skip), exec_hints(bias_en=False, zero_skip=self.zero_skip))
         n = g.size
         cols = [
-            cfg.bank_a_addr(0) + WORD_BYTES * word, depth, np.full(n, PT5), lane_count, np.ones(n, np.int64),
+            cfg.bank_a_addr(0) + WORD_BYTES * word, depth, np.full(n, PT5), np.full(n, cfg.lanes), np.ones(n, np.int64),
             np.zeros(n, np.int64), hints, np.full(n, TFD_VERSION), tile_mask, cfg.bank_b_addr(0) + WORD_BYTES * in_word,
-            np.full(n, ALL_LANES),
+            lane_mask,
         ]
         return np.stack([np.asarray(col, np.int64) for col in cols], axis=1).reshape(n, len(TFD_FIELDS))
 
@@ -188,16 +214,17 @@ class LayerPlan:
 def commands(plan: LayerPlan, cfg: FabricConfig, rows: int) -> Iterator[tuple]:
     """The layer's per-call program, step by step:
 
-    ("x", m, j, k0, depth)   broadcast x_j[m, k0:k0+depth] into Bank B at word 0 (or k0 when
-                             the whole row fits: then k0 = 0 and depth = K)
+    ("x", m, j, k0, depth)   broadcast input row m into Bank B: j = None for all trit planes
+                             of the row at once (J*K words, plane j at word j*K); else plane
+                             j's x_j[m, k0:k0+depth] at word 0
     ("w", g, p, c)           load block (g, p, c) (c = None: all of group g's blocks) into
                              the stream window of every tile of group g
-    ("frame", index)         submit TFD `index` of `plan.tfds()`
+    ("frame", index)         submit TFD `index` of `plan.tfd_table()`
     ("read", m, j, g, p)     read group g's accumulators: acc for (m, j, g, p)
     """
     groups, chunks = plan.groups(cfg), plan.chunks(cfg)
     P, C = plan.w_planes, len(chunks)
-    fit = plan.inputs_fit(cfg)
+    fit, row_fit = plan.inputs_fit(cfg), plan.row_fits(cfg)
 
     def frames(m, j, g):
         for p in range(P):
@@ -206,24 +233,27 @@ def commands(plan: LayerPlan, cfg: FabricConfig, rows: int) -> Iterator[tuple]:
                     yield ("x", m, j, c.k0, c.depth)
                 if plan.mode == "frame":
                     yield ("w", g, p, ci)
-                yield ("frame", (g * P + p) * C + ci)
+                yield ("frame", plan.frame_index(j, g, p, ci, cfg))
             yield ("read", m, j, g, p)
+
+    def row(m, gs):
+        if row_fit:
+            yield ("x", m, None, 0, plan.act_trits * plan.k)
+        for j in range(plan.act_trits):
+            if fit and not row_fit:
+                yield ("x", m, j, 0, plan.k)
+            for g in gs:
+                yield from frames(m, j, g)
 
     if plan.mode == "group":
         for g in range(len(groups)):
             yield ("w", g, None, None)
             for m in range(rows):
-                for j in range(plan.act_trits):
-                    if fit:
-                        yield ("x", m, j, 0, plan.k)
-                    yield from frames(m, j, g)
+                yield from row(m, [g])
     else:
+        all_groups = list(range(len(groups)))
         for m in range(rows):
-            for j in range(plan.act_trits):
-                if fit:
-                    yield ("x", m, j, 0, plan.k)
-                for g in range(len(groups)):
-                    yield from frames(m, j, g)
+            yield from row(m, all_groups)
 
 
 def preload_bursts(plan: LayerPlan, cfg: FabricConfig) -> list[tuple[int, int, int]]:
@@ -331,8 +361,11 @@ def layer_counters(plan: LayerPlan, cfg: FabricConfig, rows: int, nonskip: np.nd
     sum_tiles = sum(grp.tiles for grp in groups)
     out.tile_cycles = rj * P * K * sum_tiles
     # inputs
-    if plan.inputs_fit(cfg):
-        out.add_burst(cfg, K, rj * (G if plan.mode == "group" else 1))
+    per_call = G if plan.mode == "group" else 1
+    if plan.row_fits(cfg):
+        out.add_burst(cfg, J * K, rows * per_call)
+    elif plan.inputs_fit(cfg):
+        out.add_burst(cfg, K, rj * per_call)
     else:
         for c in chunks:
             out.add_burst(cfg, c.depth, rj * G * P)

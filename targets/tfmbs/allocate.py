@@ -144,6 +144,6 @@ class AllocateTfmbsPass(ModulePass):
                                 "options; one fabric runs them all")
         cfg = opts.fabric_config()
         layers = [layer for seg in segments for layer in segment_layers(seg)]
-        plans = allocate([plan_of(layer, False) for layer in layers], [layer.rows for layer in layers], cfg, opts.residency)
+        plans = allocate([plan_of(layer, False) for layer in layers], [layer.planning_rows for layer in layers], cfg, opts.residency)
         for layer, plan in zip(layers, plans):
             annotate(layer, plan, cfg)

@@ -2,7 +2,10 @@
 
 A fabric layer is y = alpha * rows(x) @ W^T + bias with a constant W: ONNX `Gemm` (constant
 B, transA = 0, C absent or a constant broadcastable to [N]), `MatMul` (constant 2-D B) and
-2-D `Conv` (constant weights, group 1, static shapes; through im2col). `layer_info` answers
+2-D `Conv` (constant weights, group 1; through im2col). Leading dimensions are run-time
+values: every dimension of a MatMul/Gemm input but the last (K), and the batch of a Conv,
+may be dynamic (the TFD program is per row, so the compiled layer runs any row count); a
+Conv's channels and spatial size must be static (they fix the patches and the output size). `layer_info` answers
 both "is it supported?" (a reason string when not) and "what is it?" (a `LayerInfo`), so
 `TfmbsTarget.supports` and the lowering can never disagree.
 """
@@ -50,11 +53,9 @@ class LayerInfo:
         return self.weight.shape[1]
 
 
-def _static_shape(ty: Attribute) -> tuple[int, ...] | None:
-    if not isinstance(ty, TensorType):
-        return None
-    shape = tuple(ty.get_shape())
-    return shape if all(d >= 0 for d in shape) else None
+def _shape(ty: Attribute) -> tuple[int, ...] | None:
+    """The tensor's dims, -1 for a dynamic one; None for an unranked value."""
+    return tuple(ty.get_shape()) if isinstance(ty, TensorType) else None
 
 
 def _is_f32(ty: Attribute) -> bool:
@@ -96,10 +97,12 @@ def layer_info(op: Operation, module: ModuleOp | None = None, index: int | None 
         return f"the fabric runs only {', '.join(o.split('.')[1] for o in LINEAR_OPS)} with constant weights"
     if len(op.results) != 1 or not _is_f32(op.results[0].type) or not _is_f32(op.operands[0].type):
         return "the fabric path takes and produces float32 tensors"
-    x_shape = _static_shape(op.operands[0].type)
-    y_shape = _static_shape(op.results[0].type)
-    if x_shape is None or y_shape is None:
-        return "its shapes are not static (fix the input shapes when compiling)"
+    x_shape = _shape(op.operands[0].type)
+    y_shape = _shape(op.results[0].type)
+    if x_shape is None or y_shape is None or not x_shape:
+        return "its input or output has no known rank"
+    if x_shape[-1] < 0:
+        return "the reduction (last) dimension of its input is not static (fix the input shapes when compiling)"
     w = constant_value(op.operands[1], module)
     if w is None:
         return "its weight operand is not a constant"
@@ -112,6 +115,8 @@ def layer_info(op: Operation, module: ModuleOp | None = None, index: int | None 
     if op.name == "onnx.MatMul":
         if w.ndim != 2 or len(x_shape) < 1 or x_shape[-1] != w.shape[0]:
             return "MatMul needs a 2-D constant B[K, N] and an input whose last dim is K"
+        if tuple(y_shape) != tuple(x_shape[:-1]) + (w.shape[1],):
+            return "its output shape disagrees with its input (rows, then N)"
         return LayerInfo(op, name, op.operands[0], np.asarray(w, np.float32).T, None, 1.0, None)
     if op.name == "onnx.Gemm":
         if _int(op, "transA", 0) != 0:
@@ -122,6 +127,8 @@ def layer_info(op: Operation, module: ModuleOp | None = None, index: int | None 
         if wt.shape[1] != x_shape[1]:
             return "Gemm operand shapes disagree"
         n = wt.shape[0]
+        if tuple(y_shape) != (x_shape[0], n):
+            return "its output shape disagrees with its input (rows, then N)"
         alpha, beta = _float(op, "alpha", 1.0), _float(op, "beta", 1.0)
         bias = None
         if len(op.operands) > 2:
@@ -137,6 +144,8 @@ def layer_info(op: Operation, module: ModuleOp | None = None, index: int | None 
     # Conv
     if len(x_shape) != 4 or w.ndim != 4:
         return "only 2-D convolutions (NCHW) run on the fabric"
+    if min(x_shape[1:]) < 0:
+        return "its input channels or spatial size are not static (only the batch may be dynamic; fix the input shapes when compiling)"
     if _int(op, "group", 1) != 1:
         return "grouped convolutions are not supported"
     n, c, kh, kw = w.shape
@@ -167,7 +176,7 @@ def layer_info(op: Operation, module: ModuleOp | None = None, index: int | None 
         return "Conv strides, dilations or pads are invalid"
     oh = (x_shape[2] + pads[0] + pads[2] - dil[0] * (kh - 1) - 1) // strides[0] + 1
     ow = (x_shape[3] + pads[1] + pads[3] - dil[1] * (kw - 1) - 1) // strides[1] + 1
-    if tuple(y_shape) != (x_shape[0], n, oh, ow):
+    if tuple(y_shape[1:]) != (n, oh, ow) or (y_shape[0] >= 0 and x_shape[0] >= 0 and y_shape[0] != x_shape[0]):
         return "Conv output shape disagrees with its geometry"
     bias = None
     if len(op.operands) > 2:

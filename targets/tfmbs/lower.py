@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects import arith
+from xdsl.dialects import arith, tensor
+from xdsl.dialects.linalg.ops import FillOp
 from xdsl.dialects.builtin import (
     BytesAttr,
     DenseArrayBase,
@@ -31,6 +32,7 @@ from xdsl.dialects.builtin import (
     DenseResourceAttr,
     FloatAttr,
     IntegerAttr,
+    IndexType,
     IntegerType,
     ModuleOp,
     StringAttr,
@@ -84,9 +86,19 @@ def _constant(store: BlobStore, array: np.ndarray, hint: str, elem) -> Operation
     return op_class("Constant").create(result_types=[ty], attributes={"value": DenseResourceAttr.from_params(handle, ty)})
 
 
-def zero_accumulator(m: int, n: int) -> arith.ConstantOp:
+def zero_accumulator(m: int, n: int, rows_of: SSAValue) -> list[Operation]:
+    """Ops making the zero i32 [m, n] accumulator; the last one's result is it. With a
+    dynamic m (run-time rows) the row count is read from `rows_of` ([m, K]):
+    tensor.dim, tensor.empty and linalg.fill, since a constant cannot have a dynamic shape."""
     ty = TensorType(IntegerType(32), [m, n])
-    return arith.ConstantOp(DenseIntOrFPElementsAttr(ty, BytesAttr(b"\0\0\0\0")), ty)
+    if m >= 0:
+        return [arith.ConstantOp(DenseIntOrFPElementsAttr(ty, BytesAttr(b"\0\0\0\0")), ty)]
+    index = arith.ConstantOp(IntegerAttr(0, IndexType()))
+    dim = tensor.DimOp(rows_of, index.result)
+    empty = tensor.EmptyOp([dim.result], ty)
+    zero = arith.ConstantOp(IntegerAttr(0, IntegerType(32)))
+    fill = FillOp([zero.result], [empty.tensor], [ty])
+    return [index, dim, empty, zero, fill]
 
 
 def telemetry(layer: str, sparsity: float, tile_mask: int, order: int = 0, fused: float | None = None) -> dict:
@@ -120,8 +132,9 @@ class LowerLinearLayer(RewritePattern):
     def build(self, info: LayerInfo, opts: TfmbsOptions) -> tuple[list[Operation], list[SSAValue]]:
         cfg = opts.fabric_config()
         lo, hi = cfg.acc_range
-        if info.k > hi:
-            raise TsucError(f"node {info.name!r}: its reduction K={info.k} can overflow {cfg.acc_bits}-bit accumulators (raise acc_bits)")
+        if info.k > hi and opts.overflow != "wrap":
+            raise TsucError(f"node {info.name!r}: its reduction K={info.k} can overflow {cfg.acc_bits}-bit accumulators "
+                            f"(raise acc_bits, or pass overflow=wrap to wrap like the hardware)")
         trits, scales = quantize_weights(info.weight, opts.quant, opts.w_planes)
         ops: list[Operation] = []
         J, P, N, K = opts.act_trits, opts.w_planes, info.n, info.k
@@ -129,14 +142,14 @@ class LowerLinearLayer(RewritePattern):
         ops.append(quant)
         rows_src: SSAValue = quant.levels
         level_type = quant.levels.type
-        if info.conv is not None:
+        if info.conv is not None:  # rows = B*OH*OW, dynamic with the batch
             geo = info.conv
             b, _, h, w = info.x.type.get_shape()
             oh = (h + geo.pads[0] + geo.pads[2] - geo.dilations[0] * (geo.kernel[0] - 1) - 1) // geo.strides[0] + 1
             ow = (w + geo.pads[1] + geo.pads[3] - geo.dilations[1] * (geo.kernel[1] - 1) - 1) // geo.strides[1] + 1
             im = Im2ColOp.create(
                 operands=[quant.levels],
-                result_types=[TensorType(level_type.element_type, [b * oh * ow, K])],
+                result_types=[TensorType(level_type.element_type, [b * oh * ow if b >= 0 else -1, K])],
                 attributes={
                     "kernel_shape": DenseArrayBase.from_list(i64, list(geo.kernel)),
                     "strides": DenseArrayBase.from_list(i64, list(geo.strides)),
@@ -148,18 +161,19 @@ class LowerLinearLayer(RewritePattern):
             )
             ops.append(im)
             rows_src = im.result
-            m = b * oh * ow
-        else:
+            m = b * oh * ow if b >= 0 else -1
+        else:  # rows = the product of the leading dims, dynamic if any of them is
             shape = info.x.type.get_shape()
-            m = int(np.prod(shape[:-1], dtype=np.int64))
+            m = -1 if any(d < 0 for d in shape[:-1]) else int(np.prod(shape[:-1], dtype=np.int64))
         xplanes = []
         for j in range(J):
             tp = TritPlaneOp.create(operands=[rows_src], result_types=[TensorType(IntegerType(8), [m, K])],
                                     attributes={"plane": _i(j)})
             ops.append(tp)
             xplanes.append(tp.result)
-        zero = zero_accumulator(m, N)
-        ops.append(zero)
+        zero_ops = zero_accumulator(m, N, xplanes[0])
+        ops += zero_ops
+        zero = zero_ops[-1]
         mask = union_tile_mask(N, cfg)
         loads = []
         sparsity = []
@@ -173,7 +187,7 @@ class LowerLinearLayer(RewritePattern):
         accs = []
         for j in range(J):
             for p in range(P):
-                g = GemvOp(loads[p], xplanes[j], zero.result, mask, telemetry(info.name, sparsity[p], mask))
+                g = GemvOp(loads[p], xplanes[j], zero.results[0], mask, telemetry(info.name, sparsity[p], mask))
                 ops.append(g)
                 accs.append(g.result)
         ws = _constant(self.store, scales, f"{info.name}.scales", f32)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from xdsl.ir import Operation, OpResult, SSAValue
 
 from tsuc.dialects.tfmbs import CombineOp, DmaLoadOp, GemvOp, Im2ColOp, PackOp, QuantizeOp, TritPlaneOp
@@ -50,7 +52,20 @@ class LoweredLayer:
 
     @property
     def rows(self) -> int:
+        """Input rows of one call; -1 when they are a run-time value."""
         return self.gemvs[0].x.type.get_shape()[0]
+
+    @property
+    def planning_rows(self) -> int:
+        """The row count allocation plans for: the static rows, or for run-time rows those of
+        one unit of the dynamic dimensions (e.g. batch 1)."""
+        if self.rows >= 0:
+            return self.rows
+        shape = self.input.type.get_shape()
+        if self.im2col is not None:
+            oh, ow = self.im2col.out_hw()
+            return oh * ow
+        return int(np.prod([max(d, 1) for d in shape[:-1]], dtype=np.int64))
 
     @property
     def input(self) -> SSAValue:

@@ -18,7 +18,7 @@ in `tsuc.runtime.tfmbs.actquant`; this file writes it out again on its own):
    x_int is written in balanced ternary, x_int = sum_j 3^j t_j with t_j in {-1, 0, 1};
 3. frames: for every plane p, trit j, group of 60 output channels and chunk of <= 1024
    reduction indices, the fabric accumulates acc[m, n] += sum_d trits[p, n, d] * t_j[m, d]
-   in int32 (wrapping), chaining the chunks of one (p, j, group);
+   in `acc_bits`-bit accumulators (int32 by default; wrapping), chaining the chunks of one (p, j, group);
 4. host, in integers: A[m, p, n] = sum_j 3^j acc[m, p, j, n] (int64);
 5. host, in float64: y = sum_p A[p] * scales[p] (planes in order p = 0, 1, ...), then
    y = float32(y * s + b) (Gemm: y = float32(y * s * alpha + b) with b = float32(beta * C)).
@@ -74,23 +74,26 @@ def balanced_ternary(x_int: np.ndarray, digits: int) -> np.ndarray:
 
 # -- the fabric's integer work ----------------------------------------------------------------
 
-def _wrap_int32(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.int64).astype(np.uint32).astype(np.int32)
+def _wrap(a: np.ndarray, bits: int) -> np.ndarray:
+    """Two's-complement wrap of int64 values to `bits` bits."""
+    span = 1 << bits
+    return (a.astype(np.int64) + span // 2) % span - span // 2
 
 
-def fabric_accumulate(w_trits: np.ndarray, x_trits: np.ndarray) -> np.ndarray:
-    """int32 acc[M, N] of one weight plane [N, K] against one activation trit plane [M, K],
-    frame by frame: groups of LANES outputs, chunks of MAX_DEPTH reduction indices chained."""
+def fabric_accumulate(w_trits: np.ndarray, x_trits: np.ndarray, acc_bits: int = 32) -> np.ndarray:
+    """int64 acc[M, N] (values of `acc_bits`-bit accumulators) of one weight plane [N, K]
+    against one activation trit plane [M, K], frame by frame: groups of LANES outputs, chunks
+    of MAX_DEPTH reduction indices chained, wrapping."""
     n, k = w_trits.shape
     m = x_trits.shape[0]
-    acc = np.zeros((m, n), dtype=np.int32)
+    acc = np.zeros((m, n), dtype=np.int64)
     for g0 in range(0, n, LANES):
         group = slice(g0, min(g0 + LANES, n))
-        chained = np.zeros((m, group.stop - group.start), dtype=np.int32)
+        chained = np.zeros((m, group.stop - group.start), dtype=np.int64)
         for c0 in range(0, k, MAX_DEPTH):
             chunk = slice(c0, min(c0 + MAX_DEPTH, k))
             part = x_trits[:, chunk].astype(np.int64) @ w_trits[group, chunk].astype(np.int64).T
-            chained = _wrap_int32(chained.astype(np.int64) + part)   # BIAS_EN: keep the accumulator
+            chained = _wrap(chained + part, acc_bits)   # BIAS_EN: keep the accumulator
         acc[:, group] = chained
     return acc
 
@@ -98,7 +101,7 @@ def fabric_accumulate(w_trits: np.ndarray, x_trits: np.ndarray) -> np.ndarray:
 # -- layers --------------------------------------------------------------------------------------
 
 def linear_quantized(x2d: np.ndarray, trits: np.ndarray, scales: np.ndarray, bias: np.ndarray | None,
-                     act_trits: int, act_from: np.ndarray | None = None, alpha: float = 1.0) -> np.ndarray:
+                     act_trits: int, act_from: np.ndarray | None = None, alpha: float = 1.0, acc_bits: int = 32) -> np.ndarray:
     """y[M, N] for x2d[M, K] against already quantised weights; `act_from` is the tensor the
     activation scale is taken over (default x2d itself); Gemm's `alpha` multiplies before the bias."""
     x2d = np.asarray(x2d, dtype=np.float32)
@@ -110,7 +113,7 @@ def linear_quantized(x2d: np.ndarray, trits: np.ndarray, scales: np.ndarray, bia
     for p in range(planes):
         combined = np.zeros((x2d.shape[0], n), dtype=np.int64)
         for j in range(act_trits):
-            combined += (3 ** j) * fabric_accumulate(trits[p], digits[j]).astype(np.int64)
+            combined += (3 ** j) * fabric_accumulate(trits[p], digits[j], acc_bits)
         y = y + combined.astype(np.float64) * scales[p].astype(np.float64)[None, :]
     y = y * scale
     if alpha != 1.0:
@@ -121,11 +124,11 @@ def linear_quantized(x2d: np.ndarray, trits: np.ndarray, scales: np.ndarray, bia
 
 
 def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, quant: str = "twn", w_planes: int = 1,
-           act_trits: int = 5, alpha: float = 1.0) -> np.ndarray:
+           act_trits: int = 5, alpha: float = 1.0, acc_bits: int = 32) -> np.ndarray:
     """y = alpha * x W^T + b as the fabric computes it; x[..., K], W[N, K] -> y[..., N]."""
     x = np.asarray(x, dtype=np.float32)
     trits, scales = quantize_weights(np.asarray(w, dtype=np.float32), quant, w_planes)
-    y = linear_quantized(x.reshape(-1, x.shape[-1]), trits, scales, b, act_trits, alpha=alpha)
+    y = linear_quantized(x.reshape(-1, x.shape[-1]), trits, scales, b, act_trits, alpha=alpha, acc_bits=acc_bits)
     return y.reshape(x.shape[:-1] + (trits.shape[1],))
 
 

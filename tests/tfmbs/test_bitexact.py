@@ -213,7 +213,7 @@ def test_reference_accumulation_chains_chunks_and_wraps():
     x = rng.integers(-1, 2, (3, 2500)).astype(np.int8)
     np.testing.assert_array_equal(ref.fabric_accumulate(w, x), x.astype(np.int64) @ w.astype(np.int64).T)
     big = np.array([[2 ** 31 - 1, 1]], dtype=np.int64)
-    assert ref._wrap_int32(big.sum(1))[0] == -(2 ** 31)
+    assert ref._wrap(big.sum(1), 32)[0] == -(2 ** 31) and ref._wrap(np.array([128]), 8)[0] == -128
 
 
 @pytest.mark.parametrize("act_trits, planes", [(5, 1), (3, 3), (1, 2)])

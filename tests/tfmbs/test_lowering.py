@@ -17,12 +17,14 @@ from tests.tfmbs.models import one_graph_model as _model, rand as _rand  # noqa:
 def _independent_tfds(plan, cfg):
     """The frame program spelt out loop by loop (what `tfd_table` vectorises)."""
     out = []
-    for g, grp in enumerate(plan.groups(cfg)):
-        for p in range(plan.w_planes):
-            for ci, c in enumerate(plan.chunks(cfg)):
-                out.append(TFD(base_addr=0x1000 + 4 * plan.block_word(g, p, c), frame_len=c.depth, lane_count=grp.lane_count,
-                               exec_hints=exec_hints(bias_en=ci > 0, zero_skip=plan.zero_skip), tile_mask=grp.tile_mask,
-                               input_addr=cfg.bank_b_addr(0, plan.input_word(c, cfg))).to_row())
+    for j in range(plan.act_trits):
+        for g, grp in enumerate(plan.groups(cfg)):
+            for p in range(plan.w_planes):
+                for ci, c in enumerate(plan.chunks(cfg)):
+                    out.append(TFD(base_addr=0x1000 + 4 * plan.block_word(g, p, c), frame_len=c.depth, lane_count=cfg.lanes,
+                                   exec_hints=exec_hints(bias_en=ci > 0, zero_skip=plan.zero_skip), tile_mask=grp.tile_mask,
+                                   input_addr=cfg.bank_b_addr(0, plan.input_word(j, c, cfg)),
+                                   lane_mask=(1 << grp.lane_count) - 1).to_row())
     return np.array(out, np.int64)
 
 
