@@ -91,7 +91,17 @@ def node_proto(op: Operation, names: dict[SSAValue, str], store: BlobStore | Non
             inputs.extend(names[v] for v in group)
     while inputs and inputs[-1] == "":
         inputs.pop()
-    outputs = [names[r] for r in op.results]
+    outputs: list[str] = []
+    for py, _onnx in op.ONNX_RESULTS:  # type: ignore[attr-defined]
+        group = getattr(op, py)
+        if group is None:  # an optional output the node leaves out keeps its place as ""
+            outputs.append("")
+        elif isinstance(group, SSAValue):
+            outputs.append(names[group])
+        else:
+            outputs.extend(names[v] for v in group)
+    while outputs and outputs[-1] == "":
+        outputs.pop()
     attrs = [attribute_proto(k, v, store, where) for k, v in op.attributes.items() if k in op.ONNX_SCHEMA.attributes]  # type: ignore[attr-defined]
     node = helper.make_node(op.ONNX_OP_TYPE, inputs, outputs, name=node_name(op))  # type: ignore[attr-defined]
     node.attribute.extend(attrs)
