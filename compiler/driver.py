@@ -194,7 +194,7 @@ def lower(model: Any, target: Target, input_shapes: dict[str, list[int]] | None 
     """Run the pipeline; returns (module, source name, provenance, printed IR if `emit` stopped it)."""
     ctx = make_context()
     module, name, provenance = frontend(model, target, input_shapes, example_inputs, input_format)
-    is_model = any(is_onnx_op(op) for op in main_function(module).body.block.ops)
+    is_model = any(is_onnx_op(op) or op.name == "onnxnode.node" for op in main_function(module).body.block.ops)
     stage_names = ["core", "partitioned"] + [s for s, _ in target_stages(target)]
     if emit is not None and emit not in stage_names:
         raise TsucError(f"--emit {emit!r} is not a stage of target {target.name} (stages: {', '.join(stage_names)})")

@@ -49,7 +49,7 @@ class Executable:
         except (KeyError, TypeError):
             raise ArtifactError(f"{artifact.path}: manifest signatures are malformed") from None
         for spec in self.inputs + self.outputs:
-            if spec.dtype not in _DTYPES:
+            if spec.dtype not in _DTYPES and not _onnx_typed(spec.dtype):
                 raise ArtifactError(f"{artifact.path}: signature {spec.name!r} has unsupported dtype {spec.dtype!r}")
         self._segments: list[SegmentExecutor] = []
         available = {s.name for s in self.inputs}
@@ -99,7 +99,8 @@ class Executable:
         if as_torch:
             import torch
 
-            results = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in results.items()}
+            results = {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) and v.dtype.kind in "biufc" else v
+                       for k, v in results.items()}
         return results
 
     def __call__(self, *arrays: Any) -> Any:
@@ -164,6 +165,9 @@ class Executable:
         for spec in self.inputs:
             if spec.name not in feeds:
                 raise TsucError(f"input {spec.name!r} is missing")
+            if _onnx_typed(spec.dtype):  # sequences, optionals, maps, strings: onnxruntime checks them
+                env[spec.name] = feeds[spec.name]
+                continue
             arr = _to_numpy(feeds[spec.name])
             if arr.dtype != np.dtype(spec.dtype):
                 if np.can_cast(arr.dtype, spec.dtype, casting="same_kind"):
@@ -175,6 +179,12 @@ class Executable:
                 raise TsucError(f"input {spec.name!r} has shape {'x'.join(map(str, arr.shape)) or 'scalar'}, expected {shown}")
             env[spec.name] = arr
         return env
+
+
+def _onnx_typed(dtype: str) -> bool:
+    """Signature dtypes written as ONNX types (`tensor(string)`, `seq(tensor(float))`): values
+    numpy does not name, which only host segments read and write."""
+    return dtype.endswith(")") and dtype.split("(", 1)[0] in ("tensor", "seq", "optional", "map", "sparse_tensor")
 
 
 def _is_torch(value: Any) -> bool:
