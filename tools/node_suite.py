@@ -36,6 +36,56 @@ def all_cases() -> list[Any]:
         return sorted(collect_testcases(None), key=lambda c: c.name)
 
 
+ONNX_DATA_SETS = ("simple", "real", "pytorch-converted", "pytorch-operator")
+
+
+@dataclass
+class DiskCase:
+    """A model directory of onnx's backend data with its first `test_data_set_*`."""
+
+    name: str
+    model: Any
+    data_sets: list[tuple[list[Any], list[Any]]]
+    rtol: float = 1e-3
+    atol: float = 1e-7
+
+
+def _read_pb(path: str) -> Any:
+    """A TensorProto, SequenceProto or OptionalProto `.pb` file as the value it holds."""
+    import onnx
+    from onnx import numpy_helper
+
+    with open(path, "rb") as f:
+        data = f.read()
+    for cls, convert in ((onnx.TensorProto, numpy_helper.to_array), (onnx.SequenceProto, numpy_helper.to_list),
+                         (onnx.OptionalProto, numpy_helper.to_optional)):
+        proto = cls()
+        try:
+            proto.ParseFromString(data)
+            return convert(proto)
+        except Exception:  # noqa: BLE001 - try the next kind
+            continue
+    raise ValueError(f"{path}: not a tensor, sequence or optional")
+
+
+def disk_cases(subdir: str) -> list[DiskCase]:
+    """The cases of one on-disk set of onnx's backend test data (`simple/`, `pytorch-converted/`, ...)."""
+    import glob
+
+    import onnx
+
+    root = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", subdir)
+    cases = []
+    for path in sorted(glob.glob(os.path.join(root, "*", "model.onnx"))):
+        sets = sorted(glob.glob(os.path.join(os.path.dirname(path), "test_data_set_*")))
+        if not sets:
+            continue
+        inputs = [_read_pb(p) for p in sorted(glob.glob(os.path.join(sets[0], "input_*.pb")))]
+        outputs = [_read_pb(p) for p in sorted(glob.glob(os.path.join(sets[0], "output_*.pb")))]
+        cases.append(DiskCase(f"{subdir}/{os.path.basename(os.path.dirname(path))}", onnx.load(path), [(inputs, outputs)]))
+    return cases
+
+
 def case_feeds(case: Any) -> tuple[dict[str, Any], list[Any]]:
     """(inputs by graph input name, expected outputs) of the case's only data set."""
     inputs, outputs = case.data_sets[0]
