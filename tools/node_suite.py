@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import numpy as np
+
 OUTCOMES = ("pass", "wrong", "refused", "crash")
 
 
@@ -91,6 +93,8 @@ def case_feeds(case: Any) -> tuple[dict[str, Any], list[Any]]:
     inputs, outputs = case.data_sets[0]
     init = {t.name for t in case.model.graph.initializer}
     names = [i.name for i in case.model.graph.input if i.name not in init]
+    # numpy scalars (np.int32(10)) are 0-d tensors; onnxruntime's Python API takes arrays only
+    inputs = [np.asarray(x) if isinstance(x, np.generic) else x for x in inputs]
     return dict(zip(names, inputs)), list(outputs)
 
 
