@@ -56,7 +56,14 @@ class Executable:
         for seg in self.manifest["segments"]:
             self._check_segment(seg, available)
             available.update(seg["outputs"])
-            self._segments.append(executor_class(seg["kind"])(seg, artifact))
+            cls = executor_class(seg["kind"])
+            try:
+                self._segments.append(cls(seg, artifact))
+            except TsucError:
+                raise
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError, MemoryError) as e:
+                raise ArtifactError(f"{artifact.path}: segment {seg['name']!r} ({seg['kind']}) is malformed "
+                                    f"({type(e).__name__}: {' '.join(str(e).split())[:120]})") from None
         self.params: dict[str, Param] = {}
         for ex in self._segments:
             self.params.update(ex.params)
@@ -82,6 +89,8 @@ class Executable:
 
     def run(self, feeds: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
         """Run with inputs by name; returns outputs by name (torch tensors if given torch)."""
+        if feeds is not None and not isinstance(feeds, dict):
+            raise TsucError(f"run() takes the inputs as a dict {{name: array}}, not a {type(feeds).__name__}")
         feeds = dict(feeds or {})
         as_torch = any(_is_torch(v) for v in feeds.values())
         env = self._bind_inputs(feeds)
@@ -168,7 +177,7 @@ class Executable:
             if _onnx_typed(spec.dtype):  # sequences, optionals, maps, strings: onnxruntime checks them
                 env[spec.name] = feeds[spec.name]
                 continue
-            arr = _to_numpy(feeds[spec.name])
+            arr = _to_numpy(feeds[spec.name], spec.name)
             if arr.dtype != np.dtype(spec.dtype):
                 if np.can_cast(arr.dtype, spec.dtype, casting="same_kind"):
                     arr = arr.astype(spec.dtype)
@@ -191,10 +200,20 @@ def _is_torch(value: Any) -> bool:
     return type(value).__module__.startswith("torch")
 
 
-def _to_numpy(value: Any) -> np.ndarray:
+def _to_numpy(value: Any, name: str = "") -> np.ndarray:
     if _is_torch(value):
         value = value.detach()
         if value.device.type != "cpu":
             value = value.cpu()
-        return np.from_dlpack(value.contiguous())  # zero-copy for contiguous CPU tensors
-    return np.asarray(value)
+        try:
+            return np.from_dlpack(value.contiguous())  # zero-copy for contiguous CPU tensors
+        except (RuntimeError, TypeError, BufferError):  # bfloat16, float8, complex32: no numpy dtype
+            raise TsucError(f"input {name!r} is a torch {str(value.dtype).replace('torch.', '')} tensor, which numpy cannot "
+                            f"hold; convert it first (e.g. tensor.float())") from None
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise TsucError(f"input {name!r} is not an array ({' '.join(str(e).split())[:120]})") from None
+    if arr.dtype.kind in "OUSV":
+        raise TsucError(f"input {name!r} has dtype {arr.dtype}, not a numeric dtype")
+    return arr

@@ -18,6 +18,7 @@ the segment's inputs by value name, `run` returns its outputs by value name.
 from __future__ import annotations
 
 import importlib
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -44,9 +45,12 @@ class Param:
                 return False
             raise TsucError(f"parameter {key}={value!r} is not a boolean")
         try:
-            return self.type(value)
-        except (TypeError, ValueError):
+            converted = self.type(value)
+        except (TypeError, ValueError, OverflowError):
             raise TsucError(f"parameter {key}={value!r} is not a valid {getattr(self.type, '__name__', 'value')}") from None
+        if isinstance(converted, float) and not math.isfinite(converted):
+            raise TsucError(f"parameter {key}={value!r} is not a finite number")
+        return converted
 
 
 class SegmentExecutor:

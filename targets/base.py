@@ -9,6 +9,7 @@ target; the option `fallback=error` turns that into an error listing every such 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -44,8 +45,10 @@ class Option:
         else:
             try:
                 value = self.type(int(raw, 0) if self.type is int and isinstance(raw, str) else raw)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise TsucError(f"{where} is not a valid {self.type.__name__}") from None
+            if isinstance(value, float) and not math.isfinite(value):
+                raise TsucError(f"{where} is not a finite number")
         if self.choices is not None and value not in self.choices:
             raise TsucError(f"{where} must be one of {', '.join(map(str, self.choices))}")
         if self.minimum is not None and value < self.minimum:

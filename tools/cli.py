@@ -95,6 +95,9 @@ def compile(model: str, target: str, output: str | None, options: tuple[str, ...
         click.echo(text, nl=False)
         return
     out = output or os.path.splitext(os.path.basename(model))[0] + ".tsuc"
+    from tsuc.tools.paths import check_output_file
+
+    check_output_file(out, "-o")
     command = " ".join(["tsuc compile", os.path.basename(model), f"--target={target}"] + [f"--option {o}" for o in options]
                        + [f"--input-shape {s}" for s in input_shapes])
     with _progress(f"compiling {os.path.basename(model)} for {target}"):
@@ -175,7 +178,11 @@ def run(artifact: str, inputs: tuple[str, ...], random_inputs: bool, seed: int, 
         output_dir: str | None, profile: bool, profile_json: str | None, trace: str | None) -> None:
     """Run ARTIFACT and print its outputs."""
     from tsuc.runtime import load
+    from tsuc.tools.paths import check_output_dir, check_output_file
 
+    check_output_dir(output_dir, "--output-dir")
+    check_output_file(profile_json, "--profile-json")
+    check_output_file(trace, "--trace")
     exe = load(artifact)
     feeds = _load_inputs(inputs)
     if random_inputs:

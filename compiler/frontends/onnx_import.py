@@ -72,8 +72,8 @@ def load_onnx(path: str) -> ModelProto:
         raise TsucError(f"{path}: not an ONNX model (no graph)")
     try:
         onnx.external_data_helper.load_external_data_for_model(model, os.path.dirname(os.path.abspath(path)))
-    except (OSError, ValueError) as e:
-        raise TsucError(f"{path}: cannot read its external data ({e})") from None
+    except Exception as e:  # OSError, onnx's ValidationError for a location outside the model's folder, ...
+        raise TsucError(f"{path}: cannot read its external data ({_first_line(e)})") from None
     return model
 
 
@@ -122,6 +122,11 @@ def prepare(model: ModelProto, where: str, input_shapes: dict[str, list[int]] | 
         model = onnx.shape_inference.infer_shapes(model, data_prop=True)
     except Exception as e:
         raise TsucError(f"{where}: shape inference failed: {_first_line(e)}") from None
+    from tsuc.compiler.frontends.onnx_checks import static_shape_problems
+
+    problems = static_shape_problems(model)
+    if problems:
+        raise UnsupportedError(f"{where}: {len(problems)} problem(s): " + "; ".join(problems[:10]))
     return model
 
 
