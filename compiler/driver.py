@@ -186,7 +186,7 @@ def lower(model: Any, targets: Sequence[Target], input_shapes: dict[str, list[in
         raise TsucError(f"--emit {emit!r} is not a stage of target {names} (stages: {', '.join(stages)})")
     ctx = make_context()
     module, name, provenance = frontend(model, targets, input_shapes, example_inputs, input_format)
-    is_model = any(is_onnx_op(op) for op in main_function(module).body.block.ops)
+    is_model = any(is_onnx_op(op) or op.name == "onnxnode.node" for op in main_function(module).body.block.ops)
 
     def stop(stage: str) -> str | None:
         return print_ir(module, debuginfo, weights) if emit == stage else None

@@ -72,6 +72,12 @@ class EmitContext:
 
 
 def signature(name: str, ty: Any) -> dict[str, Any]:
+    from tsuc.dialects.onnx_node import ValueType
+
+    if isinstance(ty, ValueType):  # an ONNX type numpy does not name: "seq(tensor(float))", "tensor(string)"
+        tt = ty.type_proto().tensor_type if ty.type_proto().HasField("tensor_type") else None
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim] if tt is not None and tt.HasField("shape") else None
+        return {"name": name, "dtype": ty.desc.data, "shape": dims if dims is not None else []}
     shape = shape_of(ty)
     return {"name": name, "dtype": numpy_dtype(ty.get_element_type()).name, "shape": list(shape) if shape is not None else []}
 

@@ -25,9 +25,11 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 
-from tsuc.compiler.blobs import BlobStore, attr_value
+from tsuc.compiler.blobs import BlobStore, attr_value, module_of
+from tsuc.compiler.subgraphs import defined_names, rename_outer, subgraphs
 from tsuc.compiler.types import numpy_dtype, onnx_elem_type, shape_of
-from tsuc.dialects.onnx import OPSET, is_onnx_op
+from tsuc.dialects.onnx import MIN_OPSET, is_onnx_op
+from tsuc.dialects.onnx_node import NodeOp, ValueType
 from tsuc.errors import TsucError
 
 IR_VERSION = 10
@@ -41,6 +43,8 @@ def node_name(op: Operation) -> str:
 
 
 def value_info(name: str, ty: Attribute) -> onnx.ValueInfoProto:
+    if isinstance(ty, ValueType):
+        return helper.make_value_info(name, ty.type_proto())
     elem = onnx_elem_type(ty.get_element_type())  # type: ignore[attr-defined]
     shape = shape_of(ty)
     dims = None if shape is None else [d if d is not None else f"d{i}" for i, d in enumerate(shape)]
@@ -91,11 +95,60 @@ def node_proto(op: Operation, names: dict[SSAValue, str], store: BlobStore | Non
             inputs.extend(names[v] for v in group)
     while inputs and inputs[-1] == "":
         inputs.pop()
-    outputs = [names[r] for r in op.results]
+    outputs: list[str] = []
+    for py, _onnx in op.ONNX_RESULTS:  # type: ignore[attr-defined]
+        group = getattr(op, py)
+        if group is None:  # an optional output the node leaves out keeps its place as ""
+            outputs.append("")
+        elif isinstance(group, SSAValue):
+            outputs.append(names[group])
+        else:
+            outputs.extend(names[v] for v in group)
+    while outputs and outputs[-1] == "":
+        outputs.pop()
     attrs = [attribute_proto(k, v, store, where) for k, v in op.attributes.items() if k in op.ONNX_SCHEMA.attributes]  # type: ignore[attr-defined]
     node = helper.make_node(op.ONNX_OP_TYPE, inputs, outputs, name=node_name(op))  # type: ignore[attr-defined]
     node.attribute.extend(attrs)
     return node
+
+
+def _node_of(op: NodeOp, store: BlobStore | None) -> onnx.NodeProto:
+    data = attr_value(op.proto, store)
+    if data is None:
+        raise TsucError(f"node {node_name(op) or op.op_type.data!r}: its NodeProto is not available; text IR carries handles only")
+    node = onnx.NodeProto()
+    node.ParseFromString(np.asarray(data, dtype=np.uint8).tobytes())
+    return node
+
+
+def whole_node_proto(op: NodeOp, names: dict[SSAValue, str], store: BlobStore | None) -> onnx.NodeProto:
+    """The NodeProto of an `onnxnode.node`, its inputs, outputs and captured outer names renamed."""
+    node = _node_of(op, store)
+    operands = list(op.operands)
+    results = list(op.results)
+    node.input.extend(names[operands[k.value.data]] if k.value.data >= 0 else "" for k in op.input_slots.data)
+    node.output.extend(names[results[k.value.data]] if k.value.data >= 0 else "" for k in op.output_slots.data)
+    n_inputs = sum(k.value.data >= 0 for k in op.input_slots.data)
+    mapping = {c.data: names[v] for c, v in zip(op.captures.data, operands[n_inputs:]) if c.data != names[v]}
+    if mapping:
+        for sub in subgraphs(node):
+            rename_outer(sub, mapping)
+    return node
+
+
+def opset_imports(block: Block) -> tuple[list[onnx.OperatorSetIdProto], int]:
+    """The opsets (and IR version) a host graph cut from `block` is stamped with: the
+    imported model's, or `MIN_OPSET` for modules that did not come from ONNX."""
+    from tsuc.compiler.frontends.onnx_import import IR_VERSION_ATTR, OPSETS
+
+    module = module_of(block.parent_op()) if block.parent_op() is not None else None
+    opsets: dict[str, int] = {"": MIN_OPSET}
+    ir_version = IR_VERSION
+    if module is not None and OPSETS in module.attributes:
+        opsets = {k: v.value.data for k, v in module.attributes[OPSETS].data.items()}  # type: ignore[attr-defined]
+        opsets.setdefault("", MIN_OPSET)
+        ir_version = max(IR_VERSION, module.attributes[IR_VERSION_ATTR].value.data)  # type: ignore[attr-defined]
+    return [helper.make_opsetid(k, v) for k, v in sorted(opsets.items())], ir_version
 
 
 @dataclass
@@ -115,6 +168,22 @@ def export_block(block: Block, arg_names: list[str], result_values: list[SSAValu
     initializers: list[TensorProto] = []
     kept: dict[str, np.ndarray] = {}
     used_names: set[str] = set()
+    # fresh names stay clear of every name a carried subgraph defines, which would shadow them
+    reserved: set[str] = set()
+    for op in block.ops:
+        if isinstance(op, NodeOp) and op.captures.data:
+            for sub in subgraphs(_node_of(op, store)):
+                reserved |= defined_names(sub)
+
+    def fresh(prefix: str) -> str:
+        nonlocal counter
+        name = f"{prefix}{counter}"
+        counter += 1
+        while name in reserved:
+            name = f"{prefix}{counter}"
+            counter += 1
+        return name
+
     renamed = dict(zip(result_values, result_names))
     if extra_outputs:
         for v, n in extra_outputs.items():
@@ -135,14 +204,13 @@ def export_block(block: Block, arg_names: list[str], result_values: list[SSAValu
             else:
                 initializers.append(numpy_helper.from_array(array, tname))
             continue
-        if not is_onnx_op(op):
+        if not is_onnx_op(op) and not isinstance(op, NodeOp):
             if op.has_trait(_terminator()):
                 continue
             raise TsucError(f"op {op.name} at {node_name(op) or 'an unnamed location'} cannot run on the host")
         for r in op.results:
-            names[r] = renamed.get(r) or f"t{counter}"
-            counter += 1
-        node = node_proto(op, names, store)
+            names[r] = renamed.get(r) or fresh("t")
+        node = whole_node_proto(op, names, store) if isinstance(op, NodeOp) else node_proto(op, names, store)
         if node.name:  # ops a rewrite split from one node share its location; ONNX wants unique names
             base, k = node.name, 1
             while node.name in used_names:
@@ -161,8 +229,8 @@ def export_block(block: Block, arg_names: list[str], result_values: list[SSAValu
             if v not in result_values and v in names and n not in {o.name for o in outputs}:
                 outputs.append(value_info(names[v], v.type))
     graph = helper.make_graph(nodes + identity_nodes, name, inputs, outputs, initializer=initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
-                              producer_name="tsuc")
+    opsets, ir_version = opset_imports(block)
+    model = helper.make_model(graph, opset_imports=opsets, ir_version=ir_version, producer_name="tsuc")
     return GraphExport(model, kept)
 
 

@@ -41,6 +41,11 @@ _TABLE = {
 }
 
 
+def has_numpy_dtype(onnx_type: int) -> bool:
+    """Whether tensors of this ONNX element type are core-IR tensors (numpy can hold them)."""
+    return onnx_type in _TABLE and _TABLE[onnx_type][1] is not None
+
+
 def element_type(onnx_type: int, where: str) -> Attribute:
     if onnx_type not in _TABLE:
         name = TensorProto.DataType.Name(onnx_type) if onnx_type in TensorProto.DataType.values() else str(onnx_type)

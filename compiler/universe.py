@@ -58,6 +58,7 @@ def _partition() -> type[ModulePass]:
 TSUC_DIALECTS: dict[str, Callable[[], Dialect]] = {
     "onnx": _onnx,
     "tsuc": _tsuc,
+    "onnxnode": lambda: __import__("tsuc.dialects.onnx_node", fromlist=["ONNX_NODE"]).ONNX_NODE,
     "tfmbs": lambda: __import__("tsuc.dialects.tfmbs", fromlist=["TFMBS"]).TFMBS,
     "tsu": lambda: __import__("tsuc.dialects.tsu", fromlist=["TSU"]).TSU,
 }

@@ -52,8 +52,13 @@ from xdsl.irdl import (
 )
 from xdsl.traits import Pure
 
-OPSET = 21
-"""The default-domain opset the importer converts every model to and the dialect models."""
+OPSET = onnx.defs.onnx_opset_version()
+"""The newest default-domain opset the installed onnx defines: the dialect models every op
+at its newest schema up to it."""
+
+MIN_OPSET = 21
+"""Models older than this are converted up to it (the targets' lowerings are written against
+the modern forms of ops); newer ones are imported at their own opset."""
 
 _ATTR_CONSTRAINTS = {
     OpSchema.AttrType.INT: base(IntegerAttr),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import mmap
 import os
 import struct
@@ -134,8 +135,8 @@ class ArtifactReader:
         offset = cls._data_offset(path, buffer, info)
         try:
             manifest = json.loads(bytes(buffer[offset:offset + info.file_size]).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise ArtifactError(f"{path}: {MANIFEST} is not valid JSON") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            raise ArtifactError(f"{path}: {MANIFEST} is not valid JSON (or nests too deeply)") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise ArtifactError(f"{path}: not a tsuc artifact (manifest has no 'format': 'tsuc')")
         version = manifest.get("format_version")
@@ -149,6 +150,9 @@ class ArtifactReader:
         for key in ("members", "inputs", "outputs", "segments", "targets"):
             if key not in manifest:
                 raise ArtifactError(f"{path}: manifest lacks the required field {key!r}")
+        from tsuc.runtime.manifest_check import check_manifest_fields
+
+        check_manifest_fields(path, manifest)
         return manifest
 
     @classmethod
@@ -158,8 +162,10 @@ class ArtifactReader:
         if not isinstance(declared, dict):
             raise ArtifactError(f"{path}: manifest field 'members' is not a table")
         present = {info.filename for info in infos[1:]}
-        for name in declared:
+        for name, entry in declared.items():
             check_member_name(name)
+            if not isinstance(entry, dict):
+                raise ArtifactError(f"{path}: manifest entry of member {name!r} is not a table")
         missing = sorted(set(declared) - present)
         extra = sorted(present - set(declared))
         if missing:
@@ -208,15 +214,17 @@ class ArtifactReader:
                 shape, fortran, dtype = np.lib.format.read_array_header_1_0(head)
             else:
                 shape, fortran, dtype = np.lib.format.read_array_header_2_0(head)
-        except ValueError as e:
-            raise ArtifactError(f"{self.path}: member {name!r} is not a valid .npy array ({e})") from None
-        if dtype.hasobject or fortran:
-            raise ArtifactError(f"{self.path}: member {name!r} holds an object or Fortran-ordered array, which tsuc never writes")
+        except (ValueError, SyntaxError, TypeError, OverflowError, MemoryError, RecursionError) as e:
+            raise ArtifactError(f"{self.path}: member {name!r} is not a valid .npy array ({' '.join(str(e).split())[:160]})") from None
+        if dtype.hasobject or fortran or dtype.kind not in "biufc" or dtype.names is not None or dtype.subdtype is not None:
+            raise ArtifactError(f"{self.path}: member {name!r} holds a {dtype} or Fortran-ordered array; tsuc writes numeric C-ordered arrays only")
+        if any(not isinstance(d, int) or d < 0 for d in shape):
+            raise ArtifactError(f"{self.path}: member {name!r} has the invalid shape {list(shape)}")
         if entry.get("dtype") != dtype.str or list(entry.get("shape", [])) != list(shape):
             raise ArtifactError(
                 f"{self.path}: member {name!r} is {dtype.str}{list(shape)}, manifest says {entry.get('dtype')}{entry.get('shape')}"
             )
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)  # Python ints: a shape of 10^30 does not wrap around
         data_offset = info.offset + head.tell()
         if data_offset + count * dtype.itemsize != info.offset + info.size:
             raise ArtifactError(f"{self.path}: member {name!r} has the wrong number of bytes for its shape")

@@ -58,7 +58,7 @@ class Executable:
         except (KeyError, TypeError, ValueError, AttributeError):
             raise ArtifactError(f"{path}: manifest signatures or targets are malformed") from None
         for spec in self.inputs + self.outputs:
-            if spec.dtype not in _DTYPES:
+            if spec.dtype not in _DTYPES and not _onnx_typed(spec.dtype):
                 raise ArtifactError(f"{path}: signature {spec.name!r} has unsupported dtype {spec.dtype!r}")
         self.devices: dict[Any, Any] = {}
         self._segments: list[SegmentExecutor] = []
@@ -67,7 +67,14 @@ class Executable:
             self._check_segment(seg, available)
             available.update(seg["outputs"])
             spec = dict(seg, options=self.target_options.get(seg["target"], {}))
-            self._segments.append(executor_class(seg["kind"])(spec, artifact, self.devices))
+            cls = executor_class(seg["kind"])
+            try:
+                self._segments.append(cls(spec, artifact, self.devices))
+            except TsucError:
+                raise
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError, MemoryError) as e:
+                raise ArtifactError(f"{path}: segment {seg['name']!r} ({seg['kind']}) is malformed "
+                                    f"({type(e).__name__}: {' '.join(str(e).split())[:120]})") from None
         self._param_names = self._declared_params()
         self._profile: dict[str, Any] = {}
         self._last_run: list[tuple[float, float]] | None = None
@@ -126,6 +133,8 @@ class Executable:
         """Run with inputs by name; returns outputs by name (torch tensors if given torch).
 
         Parameters: `reads=20` or, to say whose, `**{"tsu.reads": 20}`."""
+        if feeds is not None and not isinstance(feeds, dict):
+            raise TsucError(f"run() takes the inputs as a dict {{name: array}}, not a {type(feeds).__name__}")
         feeds = dict(feeds or {})
         as_torch = any(_is_torch(v) for v in feeds.values())
         env = self._bind_inputs(feeds)
@@ -143,7 +152,8 @@ class Executable:
         if as_torch:
             import torch
 
-            results = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in results.items()}
+            results = {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) and v.dtype.kind in "biufc" else v
+                       for k, v in results.items()}
         return results
 
     def __call__(self, *arrays: Any) -> Any:
@@ -231,7 +241,10 @@ class Executable:
         for spec in self.inputs:
             if spec.name not in feeds:
                 raise TsucError(f"input {spec.name!r} is missing")
-            arr = _to_numpy(feeds[spec.name])
+            if _onnx_typed(spec.dtype):  # sequences, optionals, maps, strings: onnxruntime checks them
+                env[spec.name] = feeds[spec.name]
+                continue
+            arr = _to_numpy(feeds[spec.name], spec.name)
             if arr.dtype != np.dtype(spec.dtype):
                 if np.can_cast(arr.dtype, spec.dtype, casting="same_kind"):
                     arr = arr.astype(spec.dtype)
@@ -249,14 +262,30 @@ def _summable(key: str, value: Any) -> bool:
             and not isinstance(value, bool))
 
 
+def _onnx_typed(dtype: str) -> bool:
+    """Signature dtypes written as ONNX types (`tensor(string)`, `seq(tensor(float))`): values
+    numpy does not name, which only host segments read and write."""
+    return dtype.endswith(")") and dtype.split("(", 1)[0] in ("tensor", "seq", "optional", "map", "sparse_tensor")
+
+
 def _is_torch(value: Any) -> bool:
     return type(value).__module__.startswith("torch")
 
 
-def _to_numpy(value: Any) -> np.ndarray:
+def _to_numpy(value: Any, name: str = "") -> np.ndarray:
     if _is_torch(value):
         value = value.detach()
         if value.device.type != "cpu":
             value = value.cpu()
-        return np.from_dlpack(value.contiguous())  # zero-copy for contiguous CPU tensors
-    return np.asarray(value)
+        try:
+            return np.from_dlpack(value.contiguous())  # zero-copy for contiguous CPU tensors
+        except (RuntimeError, TypeError, BufferError):  # bfloat16, float8, complex32: no numpy dtype
+            raise TsucError(f"input {name!r} is a torch {str(value.dtype).replace('torch.', '')} tensor, which numpy cannot "
+                            f"hold; convert it first (e.g. tensor.float())") from None
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise TsucError(f"input {name!r} is not an array ({' '.join(str(e).split())[:120]})") from None
+    if arr.dtype.kind in "OUSV":
+        raise TsucError(f"input {name!r} has dtype {arr.dtype}, not a numeric dtype")
+    return arr

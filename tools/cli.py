@@ -106,7 +106,9 @@ def compile(model: str, target: str, output: str | None, options: tuple[str, ...
         click.echo(text, nl=False)
         return
     out = output or os.path.splitext(os.path.basename(model))[0] + ".tsuc"
-    _check_writable(out, "-o")
+    from tsuc.tools.paths import check_output_file
+
+    check_output_file(out, "-o")
     command = " ".join(["tsuc compile", os.path.basename(model), f"--target={target}"] + [f"--option {o}" for o in options]
                        + [f"--input-shape {s}" for s in input_shapes])
     with _progress(f"compiling {os.path.basename(model)} for {target}"):
@@ -120,15 +122,6 @@ def compile(model: str, target: str, output: str | None, options: tuple[str, ...
     stats = exe.manifest["op_stats"]
     by = ", ".join(f"{k}: {v}" for k, v in stats.get("by_target", {}).items())
     click.echo(f"wrote {out} ({os.path.getsize(out):,} bytes; {len(exe.manifest['segments'])} segment(s); ops {by})")
-
-
-def _check_writable(path: str, what: str) -> None:
-    """Refuse an output path whose folder does not exist before doing any work."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise TsucError(f"{what} {path}: the folder {folder} does not exist")
-    if os.path.isdir(path):
-        raise TsucError(f"{what} {path}: is a folder")
 
 
 class _progress:
@@ -184,12 +177,11 @@ def run(artifact: str, inputs: tuple[str, ...], random_inputs: bool, seed: int, 
     from tsuc.runtime import load
     from tsuc.runtime.inputs import make_random_inputs
     from tsuc.runtime.report import format_profile, jsonable
+    from tsuc.tools.paths import check_output_dir, check_output_file
 
-    for path, what in ((profile_json, "--profile-json"), (trace, "--trace")):
-        if path:
-            _check_writable(path, what)
-    if output_dir and os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        raise TsucError(f"--output-dir {output_dir}: is a file, not a folder")
+    check_output_dir(output_dir, "--output-dir")
+    check_output_file(profile_json, "--profile-json")
+    check_output_file(trace, "--trace")
     exe = load(artifact)
     feeds = _load_inputs(inputs)
     if random_inputs:

@@ -18,11 +18,12 @@ import onnx
 import onnx.shape_inference
 import onnx.version_converter
 import onnx.external_data_helper
-from onnx import AttributeProto, ModelProto, numpy_helper
+from onnx import AttributeProto, ModelProto, helper, numpy_helper
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DenseResourceAttr,
+    DictionaryAttr,
     FloatAttr,
     IntegerAttr,
     ModuleOp,
@@ -35,12 +36,23 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, Region, SSAValue
 
 from tsuc.compiler.blobs import BlobStore, attach_store
-from tsuc.compiler.types import element_type, tensor_type
-from tsuc.dialects.onnx import OPSET, op_class
+from tsuc.compiler.subgraphs import node_free_names
+from tsuc.compiler.types import element_type, has_numpy_dtype, tensor_type
+from tsuc.dialects.onnx import MIN_OPSET, OPSET, op_class
+from tsuc.dialects.onnx_node import NodeOp, ValueType
 from tsuc.errors import TsucError, UnsupportedError
 
 INPUT_NAMES = "tsuc.input_names"
 OUTPUT_NAMES = "tsuc.output_names"
+OPSETS = "tsuc.onnx_opsets"
+"""Module attribute: the model's opset imports (domain -> version) after conversion, which
+host segments are stamped with."""
+IR_VERSION_ATTR = "tsuc.onnx_ir_version"
+
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+_SUBGRAPH_ATTRS = (AttributeProto.GRAPH, AttributeProto.GRAPHS)
+_GENERATED_ATTRS = (AttributeProto.INT, AttributeProto.FLOAT, AttributeProto.STRING, AttributeProto.INTS,
+                    AttributeProto.FLOATS, AttributeProto.STRINGS, AttributeProto.TENSOR)
 
 
 def name_loc(name: str) -> NameLoc:
@@ -60,8 +72,8 @@ def load_onnx(path: str) -> ModelProto:
         raise TsucError(f"{path}: not an ONNX model (no graph)")
     try:
         onnx.external_data_helper.load_external_data_for_model(model, os.path.dirname(os.path.abspath(path)))
-    except (OSError, ValueError) as e:
-        raise TsucError(f"{path}: cannot read its external data ({e})") from None
+    except Exception as e:  # OSError, onnx's ValidationError for a location outside the model's folder, ...
+        raise TsucError(f"{path}: cannot read its external data ({_first_line(e)})") from None
     return model
 
 
@@ -76,28 +88,64 @@ def parse_shape(text: str) -> list[int]:
     return dims
 
 
+def default_opset(model: ModelProto) -> int | None:
+    return next((o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS), None)
+
+
 def prepare(model: ModelProto, where: str, input_shapes: dict[str, list[int]] | None = None) -> ModelProto:
-    """Opset conversion, user input shapes, shape inference."""
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
-    if opset is None:
-        raise UnsupportedError(f"{where}: the model imports no default-domain opset")
-    used_other = sorted({n.domain for n in model.graph.node if n.domain not in ("", "ai.onnx")})
-    if used_other:
-        raise UnsupportedError(f"{where}: ops from domain(s) {', '.join(used_other)} are not supported (only the default ONNX domain)")
-    if opset < 7:
-        _fix_legacy_prelu(model)
-    if opset != OPSET:
+    """Opset conversion, user input shapes, shape inference.
+
+    Models older than `MIN_OPSET` are brought up to it with onnx's version converter (the
+    targets' lowerings are written against modern op forms). Models at `MIN_OPSET` or newer,
+    up to the newest opset the installed onnx defines, are imported as they are, never
+    converted down. If the converter cannot convert an old model, or the converted model's
+    inputs or outputs differ from the original's, the model is imported at its own opset: its
+    ops whose schema changed since are then carried to the host as whole nodes."""
+    opset = default_opset(model)
+    if opset is not None and opset > OPSET:
+        raise UnsupportedError(f"{where}: the model uses ONNX opset {opset}, newer than opset {OPSET}, the newest the "
+                               f"installed onnx {onnx.__version__} defines; install a newer onnx to compile it")
+    if opset is not None and opset < MIN_OPSET and model.graph.node:
+        work = ModelProto()
+        work.CopyFrom(model)
+        if opset < 7:
+            _fix_legacy_prelu(work)
         try:
-            model = onnx.version_converter.convert_version(model, OPSET)
-        except Exception as e:
-            raise UnsupportedError(f"{where}: cannot convert from opset {opset} to opset {OPSET}: {str(e).splitlines()[0]}") from None
+            converted = onnx.version_converter.convert_version(work, MIN_OPSET)
+        except Exception:
+            converted = None  # imported at its own opset below
+        if converted is not None and _same_signature(model, converted):
+            model = converted
     if input_shapes:
         _set_input_shapes(model, where, input_shapes)
     try:
         model = onnx.shape_inference.infer_shapes(model, data_prop=True)
     except Exception as e:
-        raise TsucError(f"{where}: shape inference failed: {str(e).splitlines()[0]}") from None
+        raise TsucError(f"{where}: shape inference failed: {_first_line(e)}") from None
+    from tsuc.compiler.frontends.onnx_checks import static_shape_problems
+
+    problems = static_shape_problems(model)
+    if problems:
+        raise UnsupportedError(f"{where}: {len(problems)} problem(s): " + "; ".join(problems[:10]))
     return model
+
+
+def _first_line(e: BaseException) -> str:
+    """onnx's C++ messages start with a source position and `Assertion ... failed:`; keep the text."""
+    import re
+
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    text = re.sub(r"^(\[[^\]]*\]\s*)?(\S+\.(h|cc|cpp):\d+:\s*)?(\w+:\s*)?(Assertion `.*?` failed:\s*)?", "", text)
+    return text or type(e).__name__
+
+
+def _same_signature(old: ModelProto, new: ModelProto) -> bool:
+    """Whether conversion kept the graph inputs and outputs (opset-8 Scan loses its batch axis)."""
+    def sig(m: ModelProto):
+        init = {t.name for t in m.graph.initializer}
+        return ([(i.name, i.type.SerializeToString()) for i in m.graph.input if i.name not in init],
+                [(o.name, o.type.SerializeToString()) for o in m.graph.output])
+    return sig(old) == sig(new)
 
 
 def _fix_legacy_prelu(model: ModelProto) -> None:
@@ -141,15 +189,24 @@ def _set_input_shapes(model: ModelProto, where: str, shapes: dict[str, list[int]
 
 
 def _value_type(vi: onnx.ValueInfoProto | None, where: str) -> Attribute | None:
-    if vi is None or not vi.type.HasField("tensor_type"):
+    """A tensor type for tensors of numpy element types; `!onnxnode.value` for any other
+    ONNX type; None when the type is unknown."""
+    if vi is None or vi.type.WhichOneof("value") is None:
         return None
+    if not vi.type.HasField("tensor_type"):
+        return ValueType.from_proto(vi.type)
     tt = vi.type.tensor_type
     if tt.elem_type == 0:
         return None
+    if not has_numpy_dtype(tt.elem_type):
+        return ValueType.from_proto(vi.type)
     elem = element_type(tt.elem_type, where)
     if not tt.HasField("shape"):
         return tensor_type(elem, None)
     return tensor_type(elem, [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim])
+
+
+_UNKNOWN = onnx.TypeProto()
 
 
 class _Importer:
@@ -161,6 +218,8 @@ class _Importer:
         self.problems: list[str] = []
         self.poisoned: set[str] = set()
         graph = model.graph
+        self.opset = default_opset(model)
+        self.legacy = self.opset is not None and self.opset < MIN_OPSET  # kept at its own (old) opset
         self.types: dict[str, onnx.ValueInfoProto] = {}
         for vi in list(graph.value_info) + list(graph.output) + list(graph.input):
             self.types[vi.name] = vi
@@ -177,14 +236,20 @@ class _Importer:
         for vi in inputs:
             ty = _value_type(vi, f"{self.where}: input {vi.name!r}")
             if ty is None:
-                self.problem(f"input {vi.name!r} has no tensor type")
+                self.problem(f"input {vi.name!r} has no type")
                 ty = tensor_type(f32, None)
             arg_types.append(ty)
         block = Block(arg_types=arg_types)
         for vi, arg in zip(inputs, block.args):
             self.values[vi.name] = arg
         for tensor in graph.initializer:
-            block.add_op(self.constant(tensor.name, numpy_helper.to_array(tensor), tensor.data_type))
+            if has_numpy_dtype(tensor.data_type):
+                block.add_op(self.constant(tensor.name, self.initializer_array(tensor), tensor.data_type))
+            else:  # STRING, float8, int4, ...: a Constant node carried to the host whole
+                const = helper.make_node("Constant", [], [tensor.name], name=tensor.name, value=tensor)
+                op = self.generic(const, tensor.name, f"initializer {tensor.name!r}")
+                if op is not None:
+                    block.add_op(op)
         for index, node in enumerate(graph.node):
             op = self.node(node, index)
             if op is not None:
@@ -208,6 +273,9 @@ class _Importer:
         fn.attributes[INPUT_NAMES] = ArrayAttr([StringAttr(vi.name) for vi in inputs])
         fn.attributes[OUTPUT_NAMES] = ArrayAttr([StringAttr(vi.name) for vi in graph.output])
         module = ModuleOp([fn])
+        opsets = {(o.domain if o.domain != "ai.onnx" else ""): o.version for o in self.model.opset_import}
+        module.attributes[OPSETS] = DictionaryAttr({k: IntegerAttr(v, i64) for k, v in sorted(opsets.items())})
+        module.attributes[IR_VERSION_ATTR] = IntegerAttr(self.model.ir_version, i64)
         attach_store(module, self.store)
         return module
 
@@ -220,13 +288,96 @@ class _Importer:
         self.values[name] = op.results[0]
         return op
 
+    def initializer_array(self, tensor: onnx.TensorProto) -> np.ndarray:
+        try:
+            array = numpy_helper.to_array(tensor)
+        except Exception as e:
+            raise TsucError(f"{self.where}: initializer {tensor.name!r} cannot be read ({_first_line(e)})") from None
+        if list(array.shape) != list(tensor.dims):
+            raise TsucError(f"{self.where}: initializer {tensor.name!r} holds {array.size} values, its dims {list(tensor.dims)} need "
+                            f"{int(np.prod(tensor.dims, dtype=object))}")
+        return array
+
+    def carried_whole(self, node: onnx.NodeProto, cls: type | None) -> bool:
+        """Whether `node` becomes an `onnxnode.node` rather than a generated `onnx.*` op."""
+        if node.domain not in _DEFAULT_DOMAINS or cls is None:
+            return True
+        if any(a.type not in _GENERATED_ATTRS for a in node.attribute):
+            return True  # subgraphs, sparse tensors, type protos
+        if any(a.type == AttributeProto.TENSOR and not has_numpy_dtype(a.t.data_type) for a in node.attribute):
+            return True
+        if any(n and isinstance(getattr(self.values.get(n), "type", None), ValueType) for n in node.input):
+            return True
+        if any(n and (n in self.types and isinstance(_value_type(self.types[n], self.where), ValueType)) for n in node.output):
+            return True
+        if any(n and _value_type(self.types.get(n), self.where) is None for n in node.output):
+            return True  # onnx infers no type: the host will know at run time
+        if self.legacy:
+            try:
+                own = onnx.defs.get_schema(node.op_type, self.opset, node.domain)
+            except Exception:
+                return True
+            return own.since_version != cls.ONNX_SCHEMA.since_version
+        return False
+
+    def generic(self, node: onnx.NodeProto, label: str, where: str) -> NodeOp | None:
+        """`node` as an `onnxnode.node`: its proto in the blob store, its values as operands."""
+        operands: list[SSAValue] = []
+        in_slots: list[int] = []
+        missing = False
+        for name in node.input:
+            if not name:
+                in_slots.append(-1)
+                continue
+            value = self.value(name, where)
+            missing |= value is None
+            in_slots.append(len(operands))
+            operands.append(value)  # type: ignore[arg-type]
+        captures = node_free_names(node)
+        for name in captures:
+            value = self.value(name, f"{where} subgraph")
+            missing |= value is None
+            operands.append(value)  # type: ignore[arg-type]
+        result_types: list[Attribute] = []
+        out_slots: list[int] = []
+        names: list[str] = []
+        for name in node.output:
+            if not name:
+                out_slots.append(-1)
+                continue
+            out_slots.append(len(result_types))
+            result_types.append(_value_type(self.types.get(name), self.where) or ValueType.from_proto(_UNKNOWN))
+            names.append(name)
+        if missing:
+            return None
+        proto = onnx.NodeProto()
+        proto.CopyFrom(node)
+        del proto.input[:]
+        del proto.output[:]
+        data = np.frombuffer(proto.SerializeToString(), dtype=np.uint8)
+        ty = tensor_type(element_type(onnx.TensorProto.UINT8, where), [data.size])
+        handle = self.store.add(data, f"node_{label}")
+        op = NodeOp.create(
+            operands=operands, result_types=result_types,
+            attributes={"op_type": StringAttr(node.op_type), "domain": StringAttr(node.domain),
+                        "proto": DenseResourceAttr.from_params(handle, ty),
+                        "input_slots": ArrayAttr([IntegerAttr(k, i64) for k in in_slots]),
+                        "output_slots": ArrayAttr([IntegerAttr(k, i64) for k in out_slots]),
+                        "captures": ArrayAttr([StringAttr(n) for n in captures])})
+        op.location = name_loc(label)
+        for name, result in zip(names, op.results):
+            self.values[name] = result
+        return op
+
     def node(self, node: onnx.NodeProto, index: int):
         label = node.name or f"{node.op_type}_{index}"
         where = f"node {label!r} ({node.op_type})"
         cls = op_class(node.op_type)
-        if cls is None:
-            self.problem(f"{where}: unknown op type {node.op_type!r} at opset {OPSET}")
+        if cls is None and node.domain in _DEFAULT_DOMAINS and not onnx.defs.has(node.op_type):
+            self.problem(f"{where}: unknown op type {node.op_type!r} (not in the ONNX opset {OPSET} this onnx defines)")
             return None
+        if self.carried_whole(node, cls):
+            return self.generic(node, label, where)
         schema = cls.ONNX_SCHEMA
         operands: list[Any] = []
         pos = 0

@@ -6,7 +6,7 @@ import io
 import warnings
 from typing import Any
 
-from tsuc.dialects.onnx import OPSET
+from tsuc.dialects.onnx import MIN_OPSET
 from tsuc.errors import TsucError
 
 
@@ -24,7 +24,7 @@ def export_torch(module: Any, example_inputs: Any):
     try:
         with warnings.catch_warnings(), _quiet():
             warnings.simplefilter("ignore")
-            program = torch.onnx.export(module, example_inputs, dynamo=True, opset_version=max(OPSET, 18),
+            program = torch.onnx.export(module, example_inputs, dynamo=True, opset_version=MIN_OPSET,
                                         optimize=True, verbose=False)
         buf = io.BytesIO()
         program.save(buf) if hasattr(program, "save") else None

@@ -70,13 +70,17 @@ class Embedding:
 
 def find_chains(problem: IsingProblem, topology: str, n_pbits: int, seed: int = 0, tries: int = 10) -> dict[int, list[int]]:
     """minorminer chains {logical spin: [wiring nodes]}; TsucError if it finds none."""
-    import minorminer
+    from tsuc.extras import require
 
+    minorminer = require("minorminer", "tsu", f"embedding into topology={topology}")
     size, wiring = topology_edges(topology, n_pbits)
     source = list(zip(problem.rows.tolist(), problem.cols.tolist()))
     isolated = [v for v in range(problem.n) if v not in {x for e in source for x in e}]
     target = [tuple(e) for e in wiring.tolist()]
-    chains = minorminer.find_embedding(source, target, random_seed=int(seed), tries=int(tries), threads=1) if source else {}
+    try:
+        chains = minorminer.find_embedding(source, target, random_seed=int(seed), tries=int(tries), threads=1) if source else {}
+    except (RuntimeError, ValueError):  # minorminer's own complaint, e.g. a wiring smaller than the problem
+        chains = {}
     chains = {int(k): sorted(int(x) for x in v) for k, v in chains.items()}
     if source and len(chains) < problem.n - len(isolated):
         raise TsucError(f"problem {problem.name or '(unnamed)'} with {problem.n} spins and {problem.num_couplings} couplings "
