@@ -31,7 +31,7 @@ class MaterializeOutputsPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         fn = _main(op)
-        if fn is None or not any(is_onnx_op(o) for o in fn.body.block.ops):
+        if fn is None or not any(is_onnx_op(o) or o.name == "onnxnode.node" for o in fn.body.block.ops):
             return
         ret = fn.body.block.last_op
         assert isinstance(ret, func.ReturnOp)
