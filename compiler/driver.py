@@ -206,7 +206,8 @@ def lower(model: Any, targets: Sequence[Target], input_shapes: dict[str, list[in
         for view, passes in target.views().items():
             if emit == view:
                 run_passes(ctx, module, passes)
-                return module, name, provenance, stop(view)
+                text = target.render(view, module)
+                return module, name, provenance, text if text is not None else stop(view)
     return module, name, provenance, None
 
 

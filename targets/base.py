@@ -84,6 +84,11 @@ class Target:
         emitter never reads them). Names must not clash with other targets' views."""
         return {}
 
+    def render(self, view: str, module: Any) -> str | None:
+        """The text `--emit=<view>` prints for one of this target's views, when it is not IR
+        (e.g. XLA HLO text); None prints the module after the view's passes."""
+        return None
+
     def emit_segment(self, segment: SegmentOp, ctx: EmitContext) -> dict[str, Any]:
         """Turn one of this target's lowered segments into artifact members; return its manifest
         entry (`kind`, `config`; the driver fills `name`, `target`, `inputs`, `outputs`, `members`)."""
