@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar
 
 import numpy as np
 
 from tsuc.errors import ArtifactError
+from tsuc.runtime import plugins
 from tsuc.runtime.options import Options
 
 GROUP = "tsuc.executors"
@@ -82,27 +82,19 @@ class SegmentExecutor:
         return []
 
 
-@functools.cache
-def _entry_points() -> dict[str, EntryPoint]:
-    found: dict[str, EntryPoint] = {}
-    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
-        found.setdefault(ep.name, ep)
-    return found
-
-
 def refresh() -> None:
     """Forget what was found (after installing or registering a plugin in this process)."""
-    _entry_points.cache_clear()
+    plugins.refresh()
     executor_class.cache_clear()
 
 
 def known_kinds() -> list[str]:
-    return list(_entry_points())
+    return list(plugins.entry_point_table(GROUP))
 
 
 @functools.cache
 def executor_class(kind: str) -> type[SegmentExecutor]:
-    ep = _entry_points().get(kind)
+    ep = plugins.entry_point_table(GROUP).get(kind)
     if ep is None:
         raise ArtifactError(f"segment kind {kind!r} is unknown to this runtime (known: {', '.join(known_kinds())}; "
                             "a plugin may provide it)")

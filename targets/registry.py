@@ -16,27 +16,24 @@ from __future__ import annotations
 import functools
 import importlib.util
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from typing import Any
 
 from tsuc.errors import TsucError
+from tsuc.runtime import plugins
 from tsuc.runtime.options import parse_spec_list, split_namespaced
 from tsuc.targets.base import Target
 
 GROUP = "tsuc.targets"
 
 
-@functools.cache
 def _entry_points() -> dict[str, EntryPoint]:
-    found: dict[str, EntryPoint] = {}
-    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
-        found.setdefault(ep.name, ep)
-    return found
+    return plugins.entry_point_table(GROUP)
 
 
 def refresh() -> None:
     """Forget what was found (after installing or registering a plugin in this process)."""
-    _entry_points.cache_clear()
+    plugins.refresh()
     target_class.cache_clear()
 
 
