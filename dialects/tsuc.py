@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from xdsl.dialects.builtin import BoolAttr, DictionaryAttr, Float64Type, FloatAttr, IntegerAttr, IntegerType, StringAttr
+from xdsl.dialects.builtin import DictionaryAttr, Float64Type, FloatAttr, IntegerAttr, IntegerType, StringAttr
 from xdsl.ir import Attribute, Block, Dialect, ParametrizedAttribute, Region, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
