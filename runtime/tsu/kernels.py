@@ -14,7 +14,7 @@ copies its state into its best state. Replicas only share read-only arrays, so t
 do not depend on the number of threads.
 
 Arguments shared by both kernels (R replicas, n p-bits, C sweeps in the block):
-S (R, n) int8 spins; X (R, n) uint32 registers; F (R, n) int32/int64 fields; E, bestE (R,)
+S (R, n) int8 spins; X (R, n) uint32 registers; F (R, n) int16/int32/int64 fields; E, bestE (R,)
 int64 energies; bestS (R, n) int8; flips (R,) int64 (added to); level (R,) int64 temperature
 level of each replica; tix (C, K) int64 table row of each (sweep, level); tables (U, 2W+1)
 int32; W the table radius; shift the address shift (`lut.py`).

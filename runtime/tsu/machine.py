@@ -154,9 +154,9 @@ class PBitMachine:
         if engine == "auto":
             engine = "sparse" if 2 * program.rows.size < 0.25 * n * n else "dense"
         self.engine = engine
-        self.fdtype = np.int32 if self.bound < np.iinfo(np.int32).max else np.int64  # |I| <= bound
+        self.fdtype = _smallest_int(self.bound)  # |I| <= bound: int16 fields for most problems (cache)
         jmax = int(np.abs(program.Jq).max()) if program.Jq.size else 0
-        self.jdtype = _smallest_int(2 * jmax)
+        self.jdtype = np.int8 if 2 * jmax <= 127 else _smallest_int(2 * jmax)  # narrow rows: less memory traffic
         self.hq_perm = program.hq[order].astype(np.int64)
         rr, cc = np.r_[pr, pc], np.r_[pc, pr]
         vv = 2 * np.r_[program.Jq, program.Jq]
@@ -174,6 +174,7 @@ class PBitMachine:
             self.J2 = vv.astype(self.jdtype)
             self._coupling_args = (self.indptr, self.indices, self.J2)
             idtype = self.indices.dtype
+        self._J2f = None  # float copy of the dense J2 for the initial fields (built on first use)
         self._kernel = kernels.sweeps_dense if engine == "dense" else kernels.sweeps_sparse
         self.warmup_s = kernels.warm_up(engine, self.fdtype, self.jdtype, idtype)  # JIT compile or cache load
 
@@ -201,14 +202,16 @@ class PBitMachine:
 
     def fields(self, S: np.ndarray) -> np.ndarray:
         """I = Jq s + hq (int64) for permuted states S (R, n)."""
-        s = S.astype(np.float64)
         if self.engine == "dense":
-            twice = s @ self.J2.T.astype(np.float64)  # exact: integers far below 2^53
+            # exact: every partial sum is an integer below 2 * bound, within the float's mantissa
+            if self._J2f is None:
+                self._J2f = self.J2.astype(np.float32 if 2 * self.bound < (1 << 24) else np.float64)
+            twice = (S.astype(self._J2f.dtype) @ self._J2f).astype(np.float64)  # J2 is symmetric
         else:
             import scipy.sparse as sp
 
             mat = sp.csr_matrix((self.J2.astype(np.float64), self.indices, self.indptr), shape=(self.n, self.n))
-            twice = np.asarray((mat @ s.T).T)
+            twice = np.asarray((mat @ S.astype(np.float64).T).T)
         return np.rint(twice).astype(np.int64) // 2 + self.hq_perm[None, :]
 
     def unpermute(self, S: np.ndarray) -> np.ndarray:

@@ -164,7 +164,13 @@ class IsingProblem:
             return out.reshape(shape)
         dense = self.rows.size * 8 > self.n * self.n
         step = max(1, _CHUNK_ELEMENTS // max(1, self.n if dense else self.rows.size))
-        Jd = self.dense_J() if dense else None
+        Jd = None
+        if dense:  # built once per problem: scoring runs after every anneal
+            Jd = self.__dict__.get("_dense_J")
+            if Jd is None:
+                Jd = self.dense_J()
+                Jd.setflags(write=False)
+                object.__setattr__(self, "_dense_J", Jd)
         for a in range(0, s.shape[0], step):
             chunk = s[a:a + step].astype(np.float64)
             if dense:

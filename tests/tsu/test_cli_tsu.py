@@ -68,3 +68,24 @@ def test_bqm_json_by_extension(tmp_path):
     r = invoke("run", art, "--param", "reads=4", "--param", "sweeps=50")
     # E = s0 - s1 - 2 s0 s1: the ground states (1,1) and (-1,-1) have E = -2
     assert "best energy: -2" in r.output
+
+
+def test_run_refuses_what_the_machine_cannot_hold_in_one_line(tmp_path):
+    art = str(tmp_path / "t.tsuc")
+    assert invoke("compile", TINY_PM, "--target=tsu", "-o", art).exit_code == 0
+    for param, words in (("time_limit=inf", "time_limit=inf must be a positive, finite number of seconds"),
+                         ("swap_interval=0", "swap_interval=0 must be between 1"),
+                         ("reads=1000000000000", "reads=1000000000000 must be between 1"),
+                         ("sweeps=1000000000000", "sweeps=1000000000000 must be between 1 and 10000000")):
+        r = CliRunner().invoke(main, ["run", art, "--param", param, "--param", "tempering=2"])
+        lines = [ln for ln in r.output.splitlines() if ln.strip()]
+        assert r.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], r.output
+    r = CliRunner().invoke(main, ["compile", TINY_PM, "--target=tsu", "-o", art, "--option", "j_bits=32"])
+    assert r.exit_code == 1 and "j_bits=" in r.output and "at most 31" in r.output
+
+
+def test_wide_couplings_compile_and_run_with_a_bounded_table(tmp_path):
+    art = str(tmp_path / "t.tsuc")
+    assert invoke("compile", TINY_PM, "--target=tsu", "-o", art, "--option", "j_bits=31").exit_code == 0
+    r = invoke("run", art, "--param", "reads=4", "--param", "sweeps=100", "--param", "seed=1")
+    assert r.exit_code == 0 and "cut:" in r.output
