@@ -273,7 +273,7 @@ class _Importer:
         fn.attributes[INPUT_NAMES] = ArrayAttr([StringAttr(vi.name) for vi in inputs])
         fn.attributes[OUTPUT_NAMES] = ArrayAttr([StringAttr(vi.name) for vi in graph.output])
         module = ModuleOp([fn])
-        opsets = {(o.domain if o.domain != "ai.onnx" else ""): o.version for o in self.model.opset_import}
+        opsets = {(o.domain or "ai.onnx"): o.version for o in self.model.opset_import}  # MLIR wants no empty key
         module.attributes[OPSETS] = DictionaryAttr({k: IntegerAttr(v, i64) for k, v in sorted(opsets.items())})
         module.attributes[IR_VERSION_ATTR] = IntegerAttr(self.model.ir_version, i64)
         attach_store(module, self.store)
