@@ -34,6 +34,8 @@ class Param:
     type: Callable[[Any], Any]
     default: Any
     help: str
+    minimum: float | None = None
+    maximum: float | None = None
 
     def convert(self, key: str, value: Any) -> Any:
         if value is None:
@@ -50,6 +52,10 @@ class Param:
             raise TsucError(f"parameter {key}={value!r} is not a valid {getattr(self.type, '__name__', 'value')}") from None
         if isinstance(converted, float) and not math.isfinite(converted):
             raise TsucError(f"parameter {key}={value!r} is not a finite number")
+        if self.minimum is not None and converted < self.minimum:
+            raise TsucError(f"parameter {key}={value!r} must be at least {self.minimum}")
+        if self.maximum is not None and converted > self.maximum:
+            raise TsucError(f"parameter {key}={value!r} must be at most {self.maximum}")
         return converted
 
 

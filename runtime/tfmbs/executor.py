@@ -147,7 +147,7 @@ class TfmbsSegment(SegmentExecutor):
     kind = "tfmbs"
     params = {
         "tfmbs_mode": Param(str, "fast", "fast (vectorised, closed-form counters) or replay (drive the Fabric model frame by frame)"),
-        "tfmbs_threads": Param(int, 0, "threads of the fast path (products and elementwise work; 0 = one per core)"),
+        "tfmbs_threads": Param(int, 0, "threads of the fast path (products and elementwise work; 0 = one per core)", 0, 1024),
         "tfmbs_products": Param(str, "auto", "fast-path products: int8 (onnxruntime's 8-bit integer kernels, act_trits <= 5), "
                                              "blas (float32/float64 BLAS), or auto (int8 where it applies, else blas)"),
     }

@@ -43,15 +43,15 @@ class IsingSegment(SegmentExecutor):
 
     kind = "tsu-ising"
     params = {
-        "reads": Param(int, None, "independent anneals (default: the artifact's)"),
-        "sweeps": Param(int, None, "sweeps per anneal (default: the artifact's)"),
-        "seed": Param(int, 0, "seed of the p-bits' RNGs (runs are bit-reproducible from it)"),
+        "reads": Param(int, None, "independent anneals (default: the artifact's)", 1, 10**7),
+        "sweeps": Param(int, None, "sweeps per anneal (default: the artifact's)", 1, 10**8),
+        "seed": Param(int, 0, "seed of the p-bits' RNGs (runs are bit-reproducible from it)", 0, 2**63 - 1),
         "schedule": Param(str, None, "beta schedule: constant, linear or geometric"),
         "beta0": Param(float, None, "initial (hot) beta, problem units"),
         "beta1": Param(float, None, "final (cold) beta, problem units"),
-        "time_limit": Param(float, None, "seconds; repeats anneals until then and returns the best found"),
-        "tempering": Param(int, None, "parallel-tempering levels per read (0: off)"),
-        "swap_interval": Param(int, 1, "sweeps between tempering swap rounds"),
+        "time_limit": Param(float, None, "seconds; repeats anneals until then and returns the best found", 0, 7 * 86400),
+        "tempering": Param(int, None, "parallel-tempering levels per read (0: off)", 0, 4096),
+        "swap_interval": Param(int, 1, "sweeps between tempering swap rounds", 1, 10**8),
         "engine": Param(str, "auto", "simulator engine: auto, sparse or dense"),
     }
 
@@ -200,7 +200,7 @@ class SampleSegment(SegmentExecutor):
     """Runs the `tsu.sample` ops of a model segment with p-bit RNGs."""
 
     kind = "tsu-sample"
-    params = {"seed": Param(int, 0, "seed of the p-bits' RNGs (runs are bit-reproducible from it)")}
+    params = {"seed": Param(int, 0, "seed of the p-bits' RNGs (runs are bit-reproducible from it)", 0, 2**63 - 1)}
 
     def __init__(self, spec: dict[str, Any], artifact: Any) -> None:
         super().__init__(spec, artifact)
