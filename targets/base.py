@@ -90,6 +90,8 @@ class Target:
     @classmethod
     def create(cls, raw: dict[str, Any] | None = None) -> Target:
         """Validate `raw` options (strings from the CLI or Python values) against the declared ones."""
+        if raw is not None and not isinstance(raw, dict):
+            raise TsucError(f"target {cls.name}'s options must be a dict {{name: value}}, not a {type(raw).__name__}")
         raw = dict(raw or {})
         declared = {o.name: o for o in cls.all_options()}
         unknown = sorted(set(raw) - set(declared))

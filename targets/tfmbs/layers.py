@@ -100,6 +100,8 @@ def layer_info(op: Operation, module: ModuleOp | None = None, index: int | None 
     y_shape = _static_shape(op.results[0].type)
     if x_shape is None or y_shape is None:
         return "its shapes are not static (fix the input shapes when compiling)"
+    if 0 in x_shape or 0 in y_shape:
+        return "it has an empty (size 0) dimension"
     w = constant_value(op.operands[1], module)
     if w is None:
         return "its weight operand is not a constant"
