@@ -367,9 +367,14 @@ def execute(case: Case, folder: str) -> None:
         return
     if "artifact" in act:
         rng = random.Random(act["rng"])
-        model = rng.choice(seed_models())
         out = os.path.join(folder, "m.tsuc")
-        tsuc.compile(model, target="cpu", output=out)
+        source = rng.choice(["cpu", "cpu", "tfmbs", "tsu"])
+        if source == "tsu":  # a p-bit artifact: problem arrays, schedules, colourings to tamper with
+            with open(os.path.join(folder, "p.txt"), "w") as f:
+                f.write(GSET)
+            tsuc.compile(os.path.join(folder, "p.txt"), target="tsu", output=out, options={"reads": 4, "sweeps": 10})
+        else:
+            tsuc.compile(rng.choice(seed_models()[:2] if source == "tfmbs" else seed_models()), target=source, output=out)
         _tamper_artifact(out, act["artifact"], rng)
         exe = load(out)
         exe.run(_random_feeds(exe))
