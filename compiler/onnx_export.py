@@ -145,7 +145,7 @@ def opset_imports(block: Block) -> tuple[list[onnx.OperatorSetIdProto], int]:
     opsets: dict[str, int] = {"": MIN_OPSET}
     ir_version = IR_VERSION
     if module is not None and OPSETS in module.attributes:
-        opsets = {k: v.value.data for k, v in module.attributes[OPSETS].data.items()}  # type: ignore[attr-defined]
+        opsets = {("" if k == "ai.onnx" else k): v.value.data for k, v in module.attributes[OPSETS].data.items()}  # type: ignore[attr-defined]
         opsets.setdefault("", MIN_OPSET)
         ir_version = max(IR_VERSION, module.attributes[IR_VERSION_ATTR].value.data)  # type: ignore[attr-defined]
     return [helper.make_opsetid(k, v) for k, v in sorted(opsets.items())], ir_version

@@ -32,6 +32,7 @@ from xdsl.irdl import (
     var_operand_def,
     var_result_def,
 )
+from xdsl.utils.exceptions import VerifyException
 
 
 @irdl_attr_definition
@@ -93,6 +94,17 @@ class NodeOp(IRDLOperation):
     input_slots = attr_def(ArrayAttr[IntegerAttr])
     output_slots = attr_def(ArrayAttr[IntegerAttr])
     captures = attr_def(ArrayAttr[StringAttr])
+
+    def verify_(self) -> None:
+        ins = [k.value.data for k in self.input_slots.data]
+        outs = [k.value.data for k in self.output_slots.data]
+        present = [k for k in ins if k >= 0]
+        if present != list(range(len(present))) or len(present) + len(self.captures.data) != len(self.args):
+            raise VerifyException(f"onnxnode.node {self.op_type.data}: input_slots {ins} and {len(self.captures.data)} capture(s) "
+                                  f"do not account for its {len(self.args)} operand(s) in order")
+        produced = [k for k in outs if k >= 0]
+        if produced != list(range(len(self.outs))):
+            raise VerifyException(f"onnxnode.node {self.op_type.data}: output_slots {outs} do not name its {len(self.outs)} result(s) in order")
 
 
 ONNX_NODE = Dialect("onnxnode", [NodeOp], [ValueType])

@@ -214,10 +214,11 @@ class ArtifactReader:
                 shape, fortran, dtype = np.lib.format.read_array_header_1_0(head)
             else:
                 shape, fortran, dtype = np.lib.format.read_array_header_2_0(head)
-        except (ValueError, SyntaxError, TypeError, OverflowError, MemoryError, RecursionError) as e:
+        except Exception as e:  # noqa: BLE001 - numpy's header parser raises ValueError, SyntaxError, tokenize.TokenError, ...
             raise ArtifactError(f"{self.path}: member {name!r} is not a valid .npy array ({' '.join(str(e).split())[:160]})") from None
         if dtype.hasobject or fortran or dtype.kind not in "biufc" or dtype.names is not None or dtype.subdtype is not None:
-            raise ArtifactError(f"{self.path}: member {name!r} holds a {dtype} or Fortran-ordered array; tsuc writes numeric C-ordered arrays only")
+            raise ArtifactError(f"{self.path}: member {name!r} holds an array of dtype {dtype.str}{' in Fortran order' if fortran else ''}; "
+                                "tsuc writes numeric C-ordered arrays only")
         if any(not isinstance(d, int) or d < 0 for d in shape):
             raise ArtifactError(f"{self.path}: member {name!r} has the invalid shape {list(shape)}")
         if entry.get("dtype") != dtype.str or list(entry.get("shape", [])) != list(shape):

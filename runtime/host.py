@@ -31,7 +31,7 @@ def make_session(model_bytes: bytes, initializers: dict[str, np.ndarray], thread
         opts.intra_op_num_threads = threads
     if not spin:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.log_severity_level = 3
+    opts.log_severity_level = 4  # run-time failures are reported as our own sentence, not onnxruntime's log line
     if initializers:
         names = list(initializers)
         values = [ort.OrtValue.ortvalue_from_numpy(initializers[n]) for n in names]

@@ -177,6 +177,9 @@ class Options:
     @classmethod
     def create(cls, raw: Mapping[str, Any] | None = None) -> Options:
         """Options from strings (command line) or Python/JSON values; missing ones take defaults."""
+        if raw is not None and not isinstance(raw, Mapping):
+            raise TsucError(f"the {cls.namespace or 'compiler'} {cls.noun}s must be a dict {{name: value}}, "
+                            f"not a {type(raw).__name__}")
         raw = dict(raw or {})
         declared = cls.declared()
         unknown = sorted(k for k in raw if k not in declared)

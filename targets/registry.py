@@ -118,6 +118,8 @@ def resolve_targets(target: Any, options: dict[str, Any] | None = None) -> tuple
     for s in specs:
         cls = type(s) if isinstance(s, Target) else target_class(s[0])
         declared[cls.name if isinstance(s, Target) else s[0]] = set(cls.options_class.declared())
+    if options is not None and not isinstance(options, dict):
+        raise TsucError(f"options must be a dict {{name: value}}, not a {type(options).__name__}")
     raw = {str(k): v for k, v in (options or {}).items()}
     routed, compile_opts = split_namespaced(raw, declared, "option", set(COMPILE_OPTIONS))
     for key, value in compile_opts.items():

@@ -165,7 +165,7 @@ def _load_inputs(items: tuple[str, ...]) -> dict[str, np.ndarray]:
 @click.argument("artifact", type=click.Path(dir_okay=False))
 @click.option("--input", "inputs", multiple=True, metavar="NAME=FILE.npy", help="An input array (repeatable).")
 @click.option("--random-inputs", is_flag=True, help="Feed random inputs of the artifact's signature.")
-@click.option("--seed", default=0, show_default=True, help="Seed for --random-inputs.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**63 - 1), help="Seed for --random-inputs.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Run-time parameter (repeatable).")
 @click.option("--output-dir", type=click.Path(file_okay=False), help="Write each output to DIR/<name>.npy.")
 @click.option("--profile", is_flag=True, help="Print the profile (host time, target cycles, ...).")

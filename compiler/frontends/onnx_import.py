@@ -85,6 +85,8 @@ def parse_shape(text: str) -> list[int]:
         raise TsucError(f"input shape {text!r} is not of the form 1x3x224x224") from None
     if any(d < 0 for d in dims):
         raise TsucError(f"input shape {text!r} has a negative dimension")
+    if any(d > MAX_DIM for d in dims):
+        raise TsucError(f"input shape {text!r} has a dimension larger than {MAX_DIM}")
     return dims
 
 
@@ -169,7 +171,18 @@ def _fix_legacy_prelu(model: ModelProto) -> None:
                         vi.type.tensor_type.shape.dim.add().dim_value = d
 
 
+MAX_DIM = 2**40
+"""The largest input dimension `--input-shape` may give (ONNX dims are int64; nothing real is larger)."""
+
+
 def _set_input_shapes(model: ModelProto, where: str, shapes: dict[str, list[int]]) -> None:
+    if not isinstance(shapes, dict) or not all(
+            isinstance(k, str) and isinstance(v, (list, tuple)) and all(isinstance(d, int) and not isinstance(d, bool) for d in v)
+            for k, v in shapes.items()):
+        raise TsucError(f"{where}: input shapes must be a dict {{input name: [dims as ints]}}, got {str(shapes)[:80]}")
+    for name, dims in shapes.items():
+        if any(d < 0 or d > MAX_DIM for d in dims):
+            raise TsucError(f"{where}: input shape {list(dims)} of {name!r} has a dimension outside 0..{MAX_DIM}")
     init_names = {i.name for i in model.graph.initializer}
     inputs = {i.name: i for i in model.graph.input if i.name not in init_names}
     unknown = sorted(set(shapes) - set(inputs))
@@ -273,7 +286,7 @@ class _Importer:
         fn.attributes[INPUT_NAMES] = ArrayAttr([StringAttr(vi.name) for vi in inputs])
         fn.attributes[OUTPUT_NAMES] = ArrayAttr([StringAttr(vi.name) for vi in graph.output])
         module = ModuleOp([fn])
-        opsets = {(o.domain if o.domain != "ai.onnx" else ""): o.version for o in self.model.opset_import}
+        opsets = {(o.domain or "ai.onnx"): o.version for o in self.model.opset_import}  # MLIR wants no empty key
         module.attributes[OPSETS] = DictionaryAttr({k: IntegerAttr(v, i64) for k, v in sorted(opsets.items())})
         module.attributes[IR_VERSION_ATTR] = IntegerAttr(self.model.ir_version, i64)
         attach_store(module, self.store)

@@ -8,6 +8,7 @@ alone so that folding cannot blow up the artifact.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,8 @@ class FoldConstantOp(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         if not is_onnx_op(op) or op.ONNX_OP_TYPE in NEVER_FOLD or not op.operands:  # type: ignore[attr-defined]
             return
+        if any(_static_size(r.type) > self.max_elements for r in op.results):
+            return  # decided before evaluating: a ConstantOfShape of 10^12 elements is never built
         module = module_of(op)
         inputs = [constant_value(v, module) for v in op.operands]
         if any(x is None for x in inputs):
@@ -61,6 +64,14 @@ class FoldConstantOp(RewritePattern):
             const.location = op.location
             new_ops.append(const)
         rewriter.replace(op, new_ops, [c.results[0] for c in new_ops])
+
+
+def _static_size(ty) -> int:
+    """Elements of a tensor type whose dims are known (unknown dims count as 1)."""
+    from tsuc.compiler.types import shape_of
+
+    shape = shape_of(ty)
+    return math.prod(d for d in shape if d is not None) if shape else 0
 
 
 @dataclass(frozen=True)

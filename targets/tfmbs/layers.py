@@ -103,6 +103,8 @@ def layer_info(op: Operation, module: ModuleOp | None = None, index: int | None 
         return "its input or output has no known rank"
     if x_shape[-1] < 0:
         return "the reduction (last) dimension of its input is not static (fix the input shapes when compiling)"
+    if 0 in x_shape or 0 in y_shape:
+        return "it has an empty (size 0) dimension"
     w = constant_value(op.operands[1], module)
     if w is None:
         return "its weight operand is not a constant"

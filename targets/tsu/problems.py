@@ -25,6 +25,8 @@ from tsuc.errors import TsucError
 from tsuc.runtime.tsu.problem import IsingProblem
 
 VARTYPES = ("SPIN", "BINARY")
+MAX_GSET_NODES = 10_000_000
+"""A G-set header promising more nodes is refused before anything is allocated for them."""
 
 
 # -- G-set ------------------------------------------------------------------------------------
@@ -54,6 +56,8 @@ def parse_gset(text: str, path: str = "<gset>") -> IsingProblem:
     e = int(_parse_number(head[1], path, head_no, "edge count", True))
     if n < 1 or e < 0:
         raise TsucError(f"{path}, line {head_no}: the header needs N >= 1 and E >= 0, got N={n} E={e}")
+    if n > MAX_GSET_NODES:
+        raise TsucError(f"{path}, line {head_no}: the header's N={n} exceeds the {MAX_GSET_NODES:,} nodes tsuc reads from a G-set file")
     body = numbered[1:]
     if len(body) != e:
         where = body[e][0] if len(body) > e else (body[-1][0] if body else head_no)
@@ -72,6 +76,10 @@ def parse_gset(text: str, path: str = "<gset>") -> IsingProblem:
             _parse_number(b, path, no, "node", True)
             _parse_number(w, path, no, "weight", False)
         raise TsucError(f"{path}: malformed edge list")  # unreachable: the loop raises first
+    with np.errstate(over="ignore"):
+        total = np.abs(arr[:, 2]).sum() if arr.size else 0.0
+    if not total < 1e300:
+        raise TsucError(f"{path}: the edge weights are so large that their sum overflows a float64")
     i = arr[:, 0].astype(np.int64)
     j = arr[:, 1].astype(np.int64)
     bad = np.flatnonzero((i < 1) | (i > n) | (j < 1) | (j > n))
@@ -185,8 +193,12 @@ def parse_bqm(obj: Any, path: str = "<bqm>") -> IsingProblem:
     offset = obj.get("offset", 0.0)
 
     def number(value: Any, where: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise TsucError(f"{path}: {where} must be a finite number, got {value!r}")
+        try:
+            finite = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and abs(float(value)) < 1e300
+        except OverflowError:  # an integer of hundreds of digits
+            finite = False
+        if not finite:
+            raise TsucError(f"{path}: {where} must be a finite number of moderate size, got {str(value)[:40]!r}")
         return float(value)
 
     offset = number(offset, "\"offset\"")
@@ -226,6 +238,8 @@ def read_bqm(path: str | os.PathLike[str]) -> IsingProblem:
             obj = json.load(f)
     except OSError as e:
         raise TsucError(f"{path}: cannot read the BQM file ({e.strerror or e})") from None
+    except RecursionError:
+        raise TsucError(f"{path}: the BQM JSON nests too deeply") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         where = f", line {e.lineno}" if isinstance(e, json.JSONDecodeError) else ""
         raise TsucError(f"{path}{where}: the BQM file is not valid JSON") from None
