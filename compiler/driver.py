@@ -190,7 +190,7 @@ def target_stages(target: Target) -> list[tuple[str, list[ModulePass]]]:
 
 def lower(model: Any, target: Target, input_shapes: dict[str, list[int]] | None = None, example_inputs: Any = None,
           input_format: str | None = None, emit: str | None = None, expose_all: bool = False,
-          debuginfo: bool = False) -> tuple[ModuleOp, str, dict[str, Any], str | None]:
+          debuginfo: bool = False, elide_weights: bool = False) -> tuple[ModuleOp, str, dict[str, Any], str | None]:
     """Run the pipeline; returns (module, source name, provenance, printed IR if `emit` stopped it)."""
     ctx = make_context()
     module, name, provenance = frontend(model, target, input_shapes, example_inputs, input_format)
@@ -217,7 +217,9 @@ def lower(model: Any, target: Target, input_shapes: dict[str, list[int]] | None 
         for p in passes:
             p.apply(ctx, module)
         if emit == stage:
-            return module, name, provenance, print_ir(module, debuginfo)
+            printer = getattr(target, "print_stage", None)  # a target may print a stage its own way
+            text = printer(stage, module, elide_weights) if printer is not None else None
+            return module, name, provenance, text if text is not None else print_ir(module, debuginfo)
         if emit is None and stage == target.emit_after:
             break
     return module, name, provenance, None

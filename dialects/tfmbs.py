@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     ArrayAttr,
     DenseArrayBase,
     DictionaryAttr,
@@ -75,11 +76,11 @@ def _is_float_tensor(ty: Attribute) -> bool:
 
 
 def _prod(dims: Sequence[int]) -> int:
-    """The product of static dims; -1 (dynamic) when any of them is dynamic."""
+    """The product of static dims; DYNAMIC_INDEX when any of them is dynamic."""
     out = 1
     for d in dims:
         if d < 0:
-            return -1
+            return DYNAMIC_INDEX
         out *= d
     return out
 
@@ -382,7 +383,7 @@ class CombineOp(IRDLOperation):
             raise VerifyException("tfmbs.combine produces a float tensor")
         if self.layout.data == "rows" and (not out or out[-1] != n or _prod(out[:-1]) != m):
             raise VerifyException(f"tfmbs.combine rows layout needs a result [..., {n}] with {m} rows")
-        if self.layout.data == "nchw" and (len(out) != 4 or out[1] != n or out[0] * out[2] * out[3] != m):
+        if self.layout.data == "nchw" and (len(out) != 4 or out[1] != n or _prod([out[0], out[2], out[3]]) != m):
             raise VerifyException(f"tfmbs.combine nchw layout needs a result [B, {n}, OH, OW] with B*OH*OW = {m}")
 
 

@@ -82,8 +82,9 @@ def _shapes(items: tuple[str, ...]) -> dict[str, list[int]]:
 @click.option("--input-format", help="Input format when the extension does not say (onnx, gset, bqm).")
 @click.option("--emit", metavar="STAGE", help="Stop after STAGE (core, partitioned, target, ...) and print the IR.")
 @click.option("--print-debuginfo", is_flag=True, help="With --emit: print op locations (ONNX node names).")
+@click.option("--elide-weights", is_flag=True, help="With --emit: leave weight blobs out of the printed IR (handles only).")
 def compile(model: str, target: str, output: str | None, options: tuple[str, ...], input_shapes: tuple[str, ...],  # noqa: A001
-            input_format: str | None, emit: str | None, print_debuginfo: bool) -> None:
+            input_format: str | None, emit: str | None, print_debuginfo: bool, elide_weights: bool) -> None:
     """Compile MODEL (ONNX file or problem file) into a .tsuc artifact."""
     from tsuc.compiler.driver import compile_model, lower
     from tsuc.targets.registry import get_target
@@ -91,7 +92,8 @@ def compile(model: str, target: str, output: str | None, options: tuple[str, ...
     tgt = get_target(target, _key_values(options, "--option"))
     shapes = _shapes(input_shapes)
     if emit:
-        _module, _name, _prov, text = lower(model, tgt, shapes, None, input_format, emit=emit, debuginfo=print_debuginfo)
+        _module, _name, _prov, text = lower(model, tgt, shapes, None, input_format, emit=emit, debuginfo=print_debuginfo,
+                                         elide_weights=elide_weights)
         click.echo(text, nl=False)
         return
     out = output or os.path.splitext(os.path.basename(model))[0] + ".tsuc"

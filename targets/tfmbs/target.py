@@ -3,7 +3,8 @@
 Pipeline after partitioning (`emit_stages`):
   target: tfmbs-lower (quantise weights, activations as trit planes, gemv per plane)
           -> tfmbs-allocate (Bank A placement, residency, frame schedules)
-  linalg: tfmbs-to-linalg (a view for `--emit=linalg`: upstream linalg/arith/tensor IR)
+  linalg: tfmbs-to-linalg -> tfmbs-outline -> tfmbs-upstream-module (a view for
+          `--emit=linalg`: one upstream func.func per fabric segment, weights as resources)
 Emission writes PT-5 weight streams, scales, bias and TFD programs per layer (`emit.py`);
 `tsuc.runtime.tfmbs.executor.TfmbsSegment` runs them.
 """
@@ -66,7 +67,8 @@ class TfmbsTarget(Target):
     def emit_stages(self) -> dict[str, list[Any]]:
         from tsuc.targets.tfmbs.allocate import AllocateTfmbsPass
         from tsuc.targets.tfmbs.lower import LowerToTfmbsPass
-        from tsuc.targets.tfmbs.to_linalg import TfmbsToLinalgPass
+        from tsuc.targets.tfmbs.to_linalg import TfmbsOutlinePass, TfmbsToLinalgPass
+        from tsuc.targets.tfmbs.upstream import TfmbsUpstreamModulePass
 
         v = self.values
         return {
@@ -77,8 +79,17 @@ class TfmbsTarget(Target):
                                   dma_words_per_cycle=v["dma_words_per_cycle"], dma_latency=v["dma_latency"],
                                   residency=v["residency"]),
             ],
-            "linalg": [TfmbsToLinalgPass()],
+            "linalg": [TfmbsToLinalgPass(), TfmbsOutlinePass(), TfmbsUpstreamModulePass()],
         }
+
+    def print_stage(self, stage: str, module, elide_weights: bool = False) -> str | None:
+        """`--emit=linalg` prints upstream MLIR with its weights as a resource section (see
+        `upstream.print_upstream`); other stages print as usual (None)."""
+        if stage != "linalg":
+            return None
+        from tsuc.targets.tfmbs.upstream import print_upstream
+
+        return print_upstream(module, elide_weights)
 
     def pipeline(self) -> list[Any]:
         return self.emit_stages()["target"]
