@@ -25,7 +25,8 @@ class TfmbsTarget(Target):
     emit_after = "target"  # `linalg` is a view for --emit=linalg; emission reads the tfmbs form
     description = "Ternary Fabric: MatMul/Gemm/Conv with constant weights as ternary GEMV frames (PT-5, TFD programs)"
     options = (
-        Option("quant", str, "twn", "weight quantiser per output channel", choices=("twn", "sign")),
+        Option("quant", str, "twn", "weight quantiser per output channel (twn-opt: thresholds and scales that "
+               "minimise each plane's L2 error)", choices=("twn", "sign", "twn-opt")),
         Option("w_planes", int, 1, "residual ternary weight planes (each costs one more frame per row)", minimum=1, maximum=8),
         Option("act_trits", int, 5, "balanced-ternary trit planes per activation (1 = the prototype's sign)", minimum=1, maximum=10),
         Option("encoding", str, "mod3", "PT-5 digit encoding of the weights stored in the artifact", choices=("mod3", "offset")),
