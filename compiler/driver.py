@@ -205,7 +205,7 @@ def lower(model: Any, targets: Sequence[Target], input_shapes: dict[str, list[in
         for view, passes in target.views().items():
             if emit == view:
                 run_passes(ctx, module, passes)
-                text = target.render(view, module)
+                text = target.render(view, module, weights)
                 return module, name, provenance, text if text is not None else stop(view)
     return module, name, provenance, None
 

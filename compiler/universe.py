@@ -81,6 +81,7 @@ TSUC_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "tfmbs-allocate": lambda: __import__("tsuc.targets.tfmbs.allocate", fromlist=["_"]).AllocateTfmbsPass,
     "tfmbs-to-linalg": lambda: __import__("tsuc.targets.tfmbs.to_linalg", fromlist=["_"]).TfmbsToLinalgPass,
     "tfmbs-outline": lambda: __import__("tsuc.targets.tfmbs.to_linalg", fromlist=["_"]).TfmbsOutlinePass,
+    "tfmbs-upstream-module": lambda: __import__("tsuc.targets.tfmbs.upstream", fromlist=["_"]).TfmbsUpstreamModulePass,
 }
 
 TSUC_UNIVERSE = Universe(all_dialects=TSUC_DIALECTS, all_passes=TSUC_PASSES)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     ArrayAttr,
     DenseArrayBase,
     DictionaryAttr,
@@ -75,11 +76,11 @@ def _is_float_tensor(ty: Attribute) -> bool:
 
 
 def _prod(dims: Sequence[int]) -> int:
-    """The product of static dims; -1 (dynamic) when any of them is dynamic."""
+    """The product of static dims; DYNAMIC_INDEX when any of them is dynamic."""
     out = 1
     for d in dims:
         if d < 0:
-            return -1
+            return DYNAMIC_INDEX
         out *= d
     return out
 

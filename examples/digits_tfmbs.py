@@ -40,6 +40,9 @@ SETTINGS = [
     ("tfmbs act_trits=5, w_planes=1", {"act_trits": 5, "w_planes": 1}),
     ("tfmbs act_trits=5, w_planes=2", {"act_trits": 5, "w_planes": 2}),
     ("tfmbs act_trits=5, w_planes=3", {"act_trits": 5, "w_planes": 3}),
+    ("tfmbs twn-opt, act_trits=5, w_planes=1", {"act_trits": 5, "w_planes": 1, "quant": "twn-opt"}),
+    ("tfmbs twn-opt, act_trits=5, w_planes=2", {"act_trits": 5, "w_planes": 2, "quant": "twn-opt"}),
+    ("tfmbs twn-opt, act_trits=5, w_planes=3", {"act_trits": 5, "w_planes": 3, "quant": "twn-opt"}),
 ]
 QAT_OPTIONS = {"act_trits": 5, "w_planes": 1}
 
@@ -126,12 +129,11 @@ def eval_compiled(onnx_path: str, options: dict, x: np.ndarray, y: np.ndarray, o
     import tsuc
 
     tag = "_".join(f"{k}{v}" for k, v in sorted(options.items()))
-    # One image per call: batch 1, fixed so that every layer's shapes are static.
-    exe = tsuc.compile(onnx_path, target="tfmbs", output=os.path.join(out_dir, f"digits_{tag}.tsuc"),
-                       options=options, input_shapes={"x": [1, 64]})
-    on_fabric = sum(len(s["config"]["layers"]) for s in exe.manifest["segments"] if s["kind"] == "tfmbs")
-    if on_fabric != 3:
-        raise RuntimeError(f"expected the 3 Gemm layers on the fabric, the artifact runs {on_fabric} there")
+    # The batch stays dynamic (the fabric runs any row count); we feed one image per call.
+    exe = tsuc.compile(onnx_path, target="tfmbs", output=os.path.join(out_dir, f"digits_{tag}.tsuc"), options=options)
+    layers = [e for s in exe.manifest["segments"] if s["kind"] == "tfmbs" for e in s["config"]["layers"]]
+    if len(layers) != 3 or any(e["in_shape"][0] >= 0 for e in layers):
+        raise RuntimeError(f"expected the 3 Gemm layers on the fabric with a run-time batch, got {[e['in_shape'] for e in layers]}")
     cycles = []
 
     def run(xb):
@@ -168,6 +170,18 @@ def _reference_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def weight_error(weights: list, quant: str, w_planes: int) -> float:
+    """Relative L2 error of the quantised weights over all layers: ||W - W_q|| / ||W||."""
+    from tsuc.targets.tfmbs.quantize import dequantize_weights, quantize_weights
+
+    err = total = 0.0
+    for w, _ in weights:
+        q = dequantize_weights(*quantize_weights(w, quant, w_planes)).astype(np.float64)
+        err += float(((q - w) ** 2).sum())
+        total += float((w.astype(np.float64) ** 2).sum())
+    return (err / total) ** 0.5
 
 
 def linear_weights(model) -> list:
@@ -229,6 +243,7 @@ def _run(args, parser, torch) -> dict:
     def evaluate_row(label: str, path: str, weights: list, options: dict) -> np.ndarray:
         acc, cyc, logits = evaluate(path, weights, options)
         row = Row(label, acc, how, cyc, dict(options))
+        row.extra["weight_error"] = weight_error(weights, options.get("quant", "twn"), options.get("w_planes", 1))
         if backend == "compiled":  # the independent reference must agree bit for bit
             _, _, expect = eval_reference(weights, options, xte, yte)
             row.extra["same_as_reference"] = bool(np.array_equal(logits, expect))
@@ -275,12 +290,14 @@ def _print_table(rows: list[Row], backend: str, same: bool, args) -> dict:
     base = rows[0].accuracy
     print(f"digits 8x8, MLP 64-128-64-10, seed {args.seed}{' (quick)' if args.quick else ''}; "
           f"tfmbs figures from: {backend}")
-    print(f"{'setting':46s} {'accuracy':>9s} {'vs float':>9s} {'cycles/img':>11s} {'= ref':>6s}  how")
+    print(f"{'setting':46s} {'accuracy':>9s} {'vs float':>9s} {'w error':>8s} {'cycles/img':>11s} {'= ref':>6s}  how")
     for r in rows:
         delta = "" if r is rows[0] else f"{(r.accuracy - base) * 100:+.1f}"
         cyc = "" if r.cycles_per_image is None else f"{r.cycles_per_image:.0f}"
+        werr = "" if "weight_error" not in r.extra else f"{r.extra['weight_error']:.4f}"
         same_ref = {True: "yes", False: "NO", None: ""}[r.extra.get("same_as_reference")]
-        print(f"{r.label:46s} {r.accuracy * 100:8.2f}% {delta:>9s} {cyc:>11s} {same_ref:>6s}  {r.how}")
+        print(f"{r.label:46s} {r.accuracy * 100:8.2f}% {delta:>9s} {werr:>8s} {cyc:>11s} {same_ref:>6s}  {r.how}")
+    print("w error: ||W - W_q|| / ||W|| over the three layers' weights")
     print("= ref: the compiled artifact's logits equal the numpy reference (tests/tfmbs/reference.py) bit for bit")
     print(f"fine-tuned model: TFMBSLinear eval (Fabric model) and the compiled artifact agree bit for bit: "
           f"{'yes' if same else 'NO'}")

@@ -41,7 +41,11 @@ MAX_ACT_TRITS = 10
 # -- quantisers in torch (training path) --------------------------------------------------------
 
 def quantize_weights_torch(w: torch.Tensor, method: str = "twn", planes: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Torch twin of `quantize_weights` (same float64 arithmetic): (trits[P, N, K], scales[P, N] f32)."""
+    """Torch twin of `quantize_weights` (same float64 arithmetic): (trits[P, N, K], scales[P, N] f32).
+    `twn-opt` (a sort per row, no gradient either way) runs the numpy quantiser itself."""
+    if method == "twn-opt":
+        t, s = quantize_weights(w.detach().to("cpu", torch.float64).numpy(), method, planes)
+        return torch.from_numpy(t).to(w.device), torch.from_numpy(s).to(w.device)
     residual = w.detach().to(torch.float64)
     trits, scales = [], []
     for _ in range(planes):

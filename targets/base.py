@@ -84,9 +84,10 @@ class Target:
         emitter never reads them). Names must not clash with other targets' views."""
         return {}
 
-    def render(self, view: str, module: Any) -> str | None:
-        """The text `--emit=<view>` prints for one of this target's views, when it is not IR
-        (e.g. XLA HLO text); None prints the module after the view's passes."""
+    def render(self, view: str, module: Any, weights: bool = True) -> str | None:
+        """The text `--emit=<view>` prints for one of this target's views, when it is not the
+        module as tsuc prints it (e.g. XLA HLO text, upstream MLIR); None prints the module
+        after the view's passes. `weights`: False when the user asked to elide them."""
         return None
 
     def emit_segment(self, segment: SegmentOp, ctx: EmitContext) -> dict[str, Any]:

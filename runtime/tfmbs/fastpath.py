@@ -248,7 +248,7 @@ class IntProducts:
         inits = [numpy_helper.from_array((trits.reshape(P * N, K) + 1).astype(np.uint8), "w"),
                  numpy_helper.from_array(np.array(1, np.uint8), "w_zero")]
         node = helper.make_node("MatMulInteger", ["w", "x", "w_zero"], ["q"])
-        graph = helper.make_graph([node], "tfmbs_products", [helper.make_tensor_value_info("x", TensorProto.INT8, [K, "m"])],
+        graph = helper.make_graph([node], "products", [helper.make_tensor_value_info("x", TensorProto.INT8, [K, "m"])],
                                   [helper.make_tensor_value_info("q", TensorProto.INT32, [P * N, "m"])], inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
         opts = ort.SessionOptions()

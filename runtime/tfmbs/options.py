@@ -22,7 +22,8 @@ class TfmbsOptions(Options):
 
     namespace = "tfmbs"
 
-    quant: str = option("twn", "weight quantiser per output channel", choices=("twn", "sign"))
+    quant: str = option("twn", "weight quantiser per output channel (twn-opt: thresholds and scales that minimise "
+                               "each plane's L2 error)", choices=("twn", "sign", "twn-opt"))
     w_planes: int = option(1, "residual ternary weight planes (each costs one more frame per row)", minimum=1, maximum=8)
     act_trits: int = option(5, "balanced-ternary trit planes per activation (1 = the prototype's sign)", minimum=1, maximum=10)
     encoding: str = option("mod3", "PT-5 digit encoding of the weights stored in the artifact", choices=("mod3", "offset"))

@@ -110,7 +110,7 @@ def annotate(layer: LoweredLayer, plan: LayerPlan, cfg: FabricConfig) -> None:
         "groups": _i(len(groups)),
         "chunks": _i(len(chunks)),
         "frames_per_row": _i(len(groups) * plan.w_planes * len(chunks) * plan.act_trits),
-        "rows": _i(layer.rows),
+        "rows": _i(layer.rows if layer.rows >= 0 else -1),  # -1: run-time rows
     })
     for g in layer.gemvs:
         g.attributes["schedule"] = sched

@@ -61,8 +61,8 @@ def emit_tfmbs_segment(segment: SegmentOp, ctx: Any, cfg: FabricConfig, encoding
         layers.append({
             "plan": plan.to_json(),
             "input": names[src],
-            "in_shape": list(src.type.get_shape()),
-            "out_shape": list(comb.result.type.get_shape()),
+            "in_shape": [d if d >= 0 else -1 for d in src.type.get_shape()],  # -1: a run-time dimension
+            "out_shape": [d if d >= 0 else -1 for d in comb.result.type.get_shape()],
             "layout": comb.layout.data,
             "conv": conv,
             "alpha": float(comb.alpha.value.data) if comb.alpha is not None else 1.0,

@@ -101,7 +101,7 @@ def layer_info(op: Operation, module: ModuleOp | None = None, index: int | None 
     y_shape = _shape(op.results[0].type)
     if x_shape is None or y_shape is None or not x_shape:
         return "its input or output has no known rank"
-    if x_shape[-1] < 0:
+    if op.name != "onnx.Conv" and x_shape[-1] < 0:
         return "the reduction (last) dimension of its input is not static (fix the input shapes when compiling)"
     if 0 in x_shape or 0 in y_shape:
         return "it has an empty (size 0) dimension"

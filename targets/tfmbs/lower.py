@@ -26,6 +26,7 @@ from xdsl.context import Context
 from xdsl.dialects import arith, tensor
 from xdsl.dialects.linalg.ops import FillOp
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     BytesAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
@@ -149,7 +150,7 @@ class LowerLinearLayer(RewritePattern):
             ow = (w + geo.pads[1] + geo.pads[3] - geo.dilations[1] * (geo.kernel[1] - 1) - 1) // geo.strides[1] + 1
             im = Im2ColOp.create(
                 operands=[quant.levels],
-                result_types=[TensorType(level_type.element_type, [b * oh * ow if b >= 0 else -1, K])],
+                result_types=[TensorType(level_type.element_type, [b * oh * ow if b >= 0 else DYNAMIC_INDEX, K])],
                 attributes={
                     "kernel_shape": DenseArrayBase.from_list(i64, list(geo.kernel)),
                     "strides": DenseArrayBase.from_list(i64, list(geo.strides)),
@@ -161,10 +162,10 @@ class LowerLinearLayer(RewritePattern):
             )
             ops.append(im)
             rows_src = im.result
-            m = b * oh * ow if b >= 0 else -1
+            m = b * oh * ow if b >= 0 else DYNAMIC_INDEX
         else:  # rows = the product of the leading dims, dynamic if any of them is
             shape = info.x.type.get_shape()
-            m = -1 if any(d < 0 for d in shape[:-1]) else int(np.prod(shape[:-1], dtype=np.int64))
+            m = DYNAMIC_INDEX if any(d < 0 for d in shape[:-1]) else int(np.prod(shape[:-1], dtype=np.int64))
         xplanes = []
         for j in range(J):
             tp = TritPlaneOp.create(operands=[rows_src], result_types=[TensorType(IntegerType(8), [m, K])],

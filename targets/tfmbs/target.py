@@ -2,8 +2,9 @@
 
 Pipeline after partitioning: tfmbs-lower (quantise weights, activations as trit planes, gemv
 per plane) -> tfmbs-allocate (Bank A placement, residency, frame schedules); both read the
-options from each segment's `#tsuc.target<"tfmbs", ...>`. View `linalg`: tfmbs-to-linalg
-(`--emit=linalg`: upstream linalg/arith/tensor IR).
+options from each segment's `#tsuc.target<"tfmbs", ...>`. View `linalg`: tfmbs-to-linalg ->
+tfmbs-outline -> tfmbs-upstream-module (`--emit=linalg`: one upstream func.func per fabric
+segment, weights as a resource section; upstream `mlir-opt` reads it as printed).
 Emission writes PT-5 weight streams, scales, bias and TFD programs per layer (`emit.py`);
 `tsuc.runtime.tfmbs.executor.TfmbsSegment` runs them.
 """
@@ -38,7 +39,7 @@ class TfmbsTarget(Target):
         return ["tfmbs-lower", "tfmbs-allocate"]
 
     def views(self) -> dict[str, list[str]]:
-        return {"linalg": ["tfmbs-to-linalg"]}
+        return {"linalg": ["tfmbs-to-linalg", "tfmbs-outline", "tfmbs-upstream-module"]}
 
     def emit_segment(self, segment, ctx) -> dict[str, Any]:
         from tsuc.compiler.target_config import segment_options

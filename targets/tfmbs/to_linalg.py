@@ -30,6 +30,7 @@ from xdsl.dialects.linalg.attrs import IteratorTypeAttr
 from xdsl.dialects.linalg.ops import FillOp, GenericOp, MatmulOp, TransposeOp
 from xdsl.dialects.linalg.ops import YieldOp as LinalgYieldOp
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     AffineMapAttr,
     ArrayAttr,
     DenseArrayBase,
@@ -55,6 +56,7 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
+from tsuc.errors import TsucError
 from tsuc.dialects.tfmbs import CombineOp, DmaLoadOp, GemvOp, Im2ColOp, PackOp, QuantizeOp, TritPlaneOp
 from tsuc.dialects.tsuc import SegmentOp, YieldOp
 from tsuc.targets.tfmbs.lower import in_tfmbs_segment
@@ -74,6 +76,29 @@ def tfmbs_form(segment: SegmentOp) -> SegmentOp:
 
 def _empty(shape, elem) -> tensor.EmptyOp:
     return tensor.EmptyOp([], TensorType(elem, list(shape)))
+
+
+def _dim(value: SSAValue, axis: int) -> list[Operation]:
+    """`tensor.dim` of one axis (the last op's result is the index)."""
+    c = arith.ConstantOp(IntegerAttr(axis, IndexType()))
+    return [c, tensor.DimOp(value, c.result)]
+
+
+def _empty_like(shape, elem, like: SSAValue, axes: list[int] | None = None) -> list[Operation]:
+    """Ops for `tensor.empty` of `shape` (the last op); each dynamic dim i takes its size
+    from axis `axes[i]` (default i) of `like`."""
+    ops: list[Operation] = []
+    sizes = []
+    for i, d in enumerate(shape):
+        if d < 0:
+            dim = _dim(like, axes[i] if axes else i)
+            ops += dim
+            sizes.append(dim[-1].results[0])
+    return ops + [tensor.EmptyOp(sizes, TensorType(elem, list(shape)))]
+
+
+def _dynamic(shape) -> bool:
+    return any(d < 0 for d in shape)
 
 
 def _cf(value: float, ty=f64) -> arith.ConstantOp:
@@ -112,8 +137,10 @@ def _collapse(value: SSAValue, groups: list[list[int]], shape) -> tensor.Collaps
                                          properties={"reassociation": _reassoc(groups)})
 
 
-def _expand(value: SSAValue, groups: list[list[int]], shape) -> tensor.ExpandShapeOp:
-    return tensor.ExpandShapeOp(value, [], _reassoc(groups), list(shape), TensorType(_elem(value.type), list(shape)))
+def _expand(value: SSAValue, groups: list[list[int]], shape, dynamic: list[SSAValue] | None = None) -> tensor.ExpandShapeOp:
+    """`tensor.expand_shape`; `dynamic` gives the sizes of the dynamic dims of `shape`, in order."""
+    static = [d if d >= 0 else DYNAMIC_INDEX for d in shape]
+    return tensor.ExpandShapeOp(value, dynamic or [], _reassoc(groups), static, TensorType(_elem(value.type), list(shape)))
 
 
 # -- patterns -----------------------------------------------------------------------------------------
@@ -139,14 +166,15 @@ class GemvToMatmul(RewritePattern):
             if v in self.widened:
                 wide.append(self.widened[v])
                 continue
-            init = _empty(v.type.get_shape(), i32)
+            init_ops = _empty_like(v.type.get_shape(), i32, v)
+            init = init_ops[-1]
 
             def body(a):
                 e = arith.ExtSIOp(a[0], i32)
                 return [e], e.result
 
             g = _generic([v], init.results[0], [AffineMap.identity(2)] * 2, 0, 2, body)
-            ops += [init, g]
+            ops += init_ops + [g]
             wide.append(g.results[0])
             self.widened[v] = g.results[0]
         rewriter.replace(op, ops + [MatmulOp(wide, [op.y], attributes=attrs)])
@@ -189,7 +217,27 @@ class QuantizeToLinalg(RewritePattern):
         ops += [zero, acc0, fill]
         count = 1
         for d in shape:
-            count *= d
+            count *= max(d, 1)
+        count_value = None  # the element count at run time, for a mean over a dynamic shape
+        if k == 1 and _dynamic(shape):
+            n_idx = None
+            for i, d in enumerate(shape):
+                if d < 0:
+                    dim = _dim(op.input, i)
+                    ops += dim
+                    size = dim[-1].results[0]
+                    if n_idx is None:
+                        n_idx = size
+                    else:
+                        mul = arith.MuliOp(n_idx, size)
+                        ops.append(mul)
+                        n_idx = mul.result
+            cast = arith.IndexCastOp(n_idx, i64)
+            as_f = arith.SIToFPOp(cast.result, f64)
+            static = _cf(float(count))
+            total = arith.MulfOp(as_f.result, static.result)
+            ops += [cast, as_f, static, total]
+            count_value = total.result
 
         def stat_body(a):
             e = arith.ExtFOp(a[0], f64)
@@ -202,13 +250,19 @@ class QuantizeToLinalg(RewritePattern):
         divisor = float(count) if k == 1 else float((3 ** k - 1) // 2)
 
         def scale_body(a):
-            d = _cf(divisor)
-            s = arith.DivfOp(a[0], d.result)
+            pre: list[Operation] = []
+            if count_value is not None:
+                div = count_value  # defined above the generic
+            else:
+                d = _cf(divisor)
+                pre.append(d)
+                div = d.result
+            s = arith.DivfOp(a[0], div)
             z = _cf(0.0)
             one = _cf(1.0)
             isz = arith.CmpfOp(s.result, z.result, "oeq")
             sel = arith.SelectOp(isz.result, one.result, s.result)
-            return [d, s, z, one, isz, sel], sel.result
+            return pre + [s, z, one, isz, sel], sel.result
 
         s_init = _empty([], f64)
         scale = _generic([stat.results[0]], s_init.results[0], [AffineMap(0, 0, ()), AffineMap(0, 0, ())], 0, 0, scale_body)
@@ -234,9 +288,10 @@ class QuantizeToLinalg(RewritePattern):
             i = arith.FPToSIOp(c2.result, lvl_elem)
             return [e, d, r, lo, hi, c1, c2, i], i.result
 
-        l_init = _empty(shape, lvl_elem)
+        l_ops = _empty_like(shape, lvl_elem, op.input)
+        l_init = l_ops[-1]
         levels = _generic([op.input, scale.results[0]], l_init.results[0], [ident, scal, ident], 0, rank, level_body)
-        ops += [l_init, levels]
+        ops += l_ops + [levels]
         rewriter.replace(op, ops, [levels.results[0], scale.results[0]])
 
 
@@ -272,9 +327,9 @@ class TritPlaneToLinalg(RewritePattern):
             t8 = arith.TruncIOp(t.result, i8)
             return [v, s, r, r1, f, f3, mod, t, t8], t8.result
 
-        init = _empty([m, k], i8)
-        g = _generic([src], init.results[0], [AffineMap.identity(2), AffineMap.identity(2)], 0, 2, body)
-        rewriter.replace(op, ops + [init, g], [g.results[0]])
+        init_ops = _empty_like([m, k], i8, src)
+        g = _generic([src], init_ops[-1].results[0], [AffineMap.identity(2), AffineMap.identity(2)], 0, 2, body)
+        rewriter.replace(op, ops + init_ops + [g], [g.results[0]])
 
 
 class Im2ColToLinalg(RewritePattern):
@@ -299,10 +354,10 @@ class Im2ColToLinalg(RewritePattern):
             src = pad.result
         d = AffineExpr.dimension
         in_map = AffineMap(6, 0, (d(0), d(3), d(1) * sh + d(4) * dh, d(2) * sw + d(5) * dw))
-        init = _empty([b, oh, ow, c, kh, kw], elem)
-        g = _generic([src], init.results[0], [in_map, AffineMap.identity(6)], 0, 6, lambda a: ([], a[0]))
-        col = _collapse(g.results[0], [[0, 1, 2], [3, 4, 5]], [b * oh * ow, c * kh * kw])
-        rewriter.replace(op, ops + [init, g, col], [col.result])
+        init_ops = _empty_like([b, oh, ow, c, kh, kw], elem, op.input, [0, 0, 0, 0, 0, 0])  # only B can be dynamic
+        g = _generic([src], init_ops[-1].results[0], [in_map, AffineMap.identity(6)], 0, 6, lambda a: ([], a[0]))
+        col = _collapse(g.results[0], [[0, 1, 2], [3, 4, 5]], [b * oh * ow if b >= 0 else b, c * kh * kw])
+        rewriter.replace(op, ops + init_ops + [g, col], [col.result])
 
 
 class CombineToLinalg(RewritePattern):
@@ -355,26 +410,45 @@ class CombineToLinalg(RewritePattern):
             ops += [bias, out, tr]
             return ops, tr.result
 
-        init = _empty([m, n], _elem(op.result.type))
-        g = _generic(inputs, init.results[0], maps, 0, 2, body)
-        ops: list[Operation] = [init, g]
+        ops: list[Operation] = _empty_like([m, n], _elem(op.result.type), op.accs[0])
+        g = _generic(inputs, ops[-1].results[0], maps, 0, 2, body)
+        ops.append(g)
         value = g.results[0]
         shape = list(op.result.type.get_shape())
         if op.layout.data == "nchw":
             bsz, _, oh, ow = shape
-            e = _expand(value, [[0, 1, 2], [3]], [bsz, oh, ow, n])
-            t_init = _empty(shape, _elem(op.result.type))
-            t = TransposeOp(e.result, t_init.results[0], DenseArrayBase.from_list(i64, [0, 3, 1, 2]))
-            ops += [e, t_init, t]
+            dyn_ops, dyn = self._split_rows(value, shape[:1], oh * ow)
+            e = _expand(value, [[0, 1, 2], [3]], [bsz, oh, ow, n], dyn)
+            t_ops = _empty_like(shape, _elem(op.result.type), e.result, [0, 0, 0, 0])
+            t = TransposeOp(e.result, t_ops[-1].results[0], DenseArrayBase.from_list(i64, [0, 3, 1, 2]))
+            ops += dyn_ops + [e] + t_ops + [t]
             value = t.results[0]
         elif shape != [m, n]:
             if len(shape) == 1:
                 col = _collapse(value, [[0, 1]], shape)
+                ops.append(col)
             else:
-                col = _expand(value, [list(range(len(shape) - 1)), [len(shape) - 1]], shape)
-            ops.append(col)
+                static = 1
+                for d_ in shape[:-1]:
+                    static *= max(d_, 1)
+                dyn_ops, dyn = self._split_rows(value, shape[:-1], static)
+                col = _expand(value, [list(range(len(shape) - 1)), [len(shape) - 1]], shape, dyn)
+                ops += dyn_ops + [col]
             value = col.result
         rewriter.replace(op, ops, [value])
+
+    @staticmethod
+    def _split_rows(value: SSAValue, leading, static: int) -> tuple[list[Operation], list[SSAValue]]:
+        """The run-time size of the one dynamic leading dim: rows / (product of the static ones)."""
+        if not _dynamic(leading):
+            return [], []
+        if sum(1 for d_ in leading if d_ < 0) > 1:
+            raise TsucError("--emit=linalg of a fabric layer with more than one dynamic leading dimension is not supported "
+                            "(fix all but one with --input-shape)")
+        ops = _dim(value, 0)
+        c = arith.ConstantOp(IntegerAttr(static, IndexType()))
+        div = arith.DivUIOp(ops[-1].results[0], c.result)
+        return ops + [c, div], [div.result]
 
 
 @dataclass(frozen=True)

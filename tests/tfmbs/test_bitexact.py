@@ -59,6 +59,7 @@ OPTION_CASES = [
     {"w_planes": 3, "act_trits": 2},
     {"act_trits": 1},
     {"quant": "sign", "act_trits": 3},
+    {"quant": "twn-opt", "w_planes": 2},
 ]
 
 
@@ -262,7 +263,10 @@ def test_digits_example_quick(capsys):
     assert report["backend"] == "compiled"
     assert report["bitexact_reference"] and report["bitexact_qat"]
     rows = {r.label: r for r in report["rows"]}
-    assert len(rows) == 7
+    assert len(rows) == 10
+    for planes in (1, 2, 3):  # twn-opt's weights are closer to float than twn's, plane for plane
+        twn, opt = rows[f"tfmbs act_trits=5, w_planes={planes}"], rows[f"tfmbs twn-opt, act_trits=5, w_planes={planes}"]
+        assert opt.extra["weight_error"] < twn.extra["weight_error"]
     float_acc = rows["float (torch)"].accuracy
     assert float_acc > 0.9
     # Seeded and deterministic: the quick run meets both targets too.

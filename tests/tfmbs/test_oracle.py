@@ -141,12 +141,14 @@ MODELS = {
     "chunks_small_machine": (lambda: one_graph_model(
         [helper.make_node("Gemm", ["x", "w"], ["y"], transB=1, name="wide")], {"w": rand((33, 150), 3, 0.1)}, [2, 150],
         [2, 33]), {"bank_words": 64, "act_trits": 2, "tiles": 2, "lanes": 7, "dma_latency": 3}, (2, 150)),
-    # two layers that do not both fit: one resident, one streamed by group; ReLU between (a host segment)
+    # three layers that do not all fit: resident and streamed by group; ReLU between (host
+    # segments); fc1 and fc3 load a row's trit planes in one burst (3*14, 3*9 <= 48), fc2 one per plane (3*24 > 48)
     "mlp_relu_mixed": (lambda: one_graph_model(
         [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], transB=1, name="fc1"), helper.make_node("Relu", ["h"], ["r"]),
-         helper.make_node("Gemm", ["r", "w2"], ["y"], transB=1, name="fc2")],
-        {"w1": rand((24, 20), 4), "b1": rand((24,), 5), "w2": rand((9, 24), 6)}, [4, 20], [4, 9]),
-        {"bank_words": 48, "act_trits": 3, "tiles": 3, "lanes": 5, "dma_words_per_cycle": 2}, (4, 20)),
+         helper.make_node("Gemm", ["r", "w2"], ["h2"], transB=1, name="fc2"), helper.make_node("Relu", ["h2"], ["r2"]),
+         helper.make_node("Gemm", ["r2", "w3"], ["y"], transB=1, name="fc3")],
+        {"w1": rand((24, 14), 4), "b1": rand((24,), 5), "w2": rand((9, 24), 6), "w3": rand((31, 9), 7)}, [4, 14], [4, 31]),
+        {"bank_words": 48, "act_trits": 3, "tiles": 3, "lanes": 5, "dma_words_per_cycle": 2}, (4, 14)),
     # convolution with padding and strides, nothing resident, sign activations
     "conv_noresidency": (lambda: one_graph_model(
         [helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 0, 1, 2], strides=[2, 1], name="conv")],
@@ -167,7 +169,10 @@ def test_compiled_models_equal_oracle(name, replay, tmp_path):
     tsuc.compile(build(), target="tfmbs", output=path, options=options)
     exe, oracle = tsuc.load(path), OracleModel(path)
     for call in range(2):  # the first call preloads resident weights, the second does not
-        _check_against_oracle(exe, oracle, {"x": _relu_input(shape, 10 + call)}, replay)
+        profs = _check_against_oracle(exe, oracle, {"x": _relu_input(shape, 10 + call)}, replay)
+    modes = sorted({layer["mode"] for p in profs for layer in p["layers"]})
+    assert modes == {"gemm_narrow_group": ["resident"], "chunks_small_machine": ["frame"], "mlp_relu_mixed": ["group", "resident"],
+                     "conv_noresidency": ["group"], "matmul_dynamic": ["resident"]}[name]
 
 
 def test_compiled_program_uses_lane_mask_and_bank_b_offsets(tmp_path):
