@@ -318,6 +318,41 @@ def _read_text(path: str) -> str:
 
 
 @main.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", required=True, help="Targets, as for `tsuc compile`.")
+@click.option("--grid", "grids", multiple=True, required=True, metavar="[TARGET.]KEY=V1,V2,...",
+              help="A swept option or run parameter and its values (repeatable; the points are the product).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A fixed run parameter (repeatable).")
+@click.option("--inputs", "inputs_dir", type=click.Path(file_okay=False), help="Folder of NAME.npy model inputs.")
+@click.option("--random-inputs", is_flag=True, help="Random model inputs from --seed (the default without --inputs).")
+@click.option("--seed", default=0, show_default=True, help="Seed for the random inputs.")
+@click.option("--reference", default="cpu", show_default=True, help="Target whose outputs are the truth ('none': no accuracy).")
+@click.option("--workers", default=2, show_default=True, help="Local Ray CPUs (or points in flight on a cluster); 0: no Ray.")
+@click.option("--address", help="Join this Ray cluster (e.g. 10.0.0.5:6379 or 'auto') instead of starting one.")
+@click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False), help="Where sweep.csv and pareto.png go.")
+def sweep(model: str, target: str, grids: tuple[str, ...], params: tuple[str, ...], inputs_dir: str | None,
+          random_inputs: bool, seed: int, reference: str, workers: int, address: str | None, output_dir: str) -> None:
+    """Compile and run MODEL at every point of a grid of options, as Ray tasks; tabulate and plot."""
+    from tsuc.tools.sweep import parse_grid, progress_printer
+    from tsuc.tools.sweep import sweep as run_sweep
+
+    if inputs_dir and random_inputs:
+        raise TsucError("give --inputs DIR or --random-inputs, not both")
+    update, close = progress_printer()
+    try:
+        rows = run_sweep(model, target, parse_grid(grids), output_dir, params=_key_values(params, "--param"),
+                         inputs=inputs_dir, seed=seed, reference=None if reference.lower() == "none" else reference,
+                         workers=workers, address=address, progress=update)
+    finally:
+        close()
+    failed = [r for r in rows if r.get("status") != "ok"]
+    click.echo(f"{len(rows)} point(s), {len(failed)} failed; wrote {os.path.join(output_dir, 'sweep.csv')}"
+               + (f" and {os.path.join(output_dir, 'pareto.png')}" if os.path.isfile(os.path.join(output_dir, "pareto.png")) else ""))
+    for row in failed[:5]:
+        click.echo(f"failed: {row['point']}: {row.get('error', '')}", err=True)
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True)
 def targets(as_json: bool) -> None:
     """List installed targets (plugins included), their options and defaults."""
