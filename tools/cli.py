@@ -178,14 +178,15 @@ def _load_inputs(items: tuple[str, ...]) -> dict[str, np.ndarray]:
 @click.option("--profile", is_flag=True, help="Print the profile (host time, target cycles, ...).")
 @click.option("--profile-json", type=click.Path(dir_okay=False), help="Write the profile as JSON.")
 @click.option("--trace", type=click.Path(dir_okay=False), help="Write a Chrome/Perfetto trace of the simulated timeline.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Draw the simulated timeline (segments, tiles, energies) to a PNG.")
 def run(artifact: str, inputs: tuple[str, ...], random_inputs: bool, seed: int, params: tuple[str, ...],
-        output_dir: str | None, profile: bool, profile_json: str | None, trace: str | None) -> None:
+        output_dir: str | None, profile: bool, profile_json: str | None, trace: str | None, plot: str | None) -> None:
     """Run ARTIFACT and print its outputs."""
     from tsuc.runtime import load
     from tsuc.runtime.inputs import make_random_inputs
     from tsuc.runtime.report import format_profile, jsonable
 
-    for path, what in ((profile_json, "--profile-json"), (trace, "--trace")):
+    for path, what in ((profile_json, "--profile-json"), (trace, "--trace"), (plot, "--plot")):
         if path:
             _check_writable(path, what)
     if output_dir and os.path.exists(output_dir) and not os.path.isdir(output_dir):
@@ -194,7 +195,8 @@ def run(artifact: str, inputs: tuple[str, ...], random_inputs: bool, seed: int, 
     feeds = _load_inputs(inputs)
     if random_inputs:
         feeds = {**make_random_inputs(exe.inputs, seed), **feeds}
-    outs = exe.run(feeds, **_key_values(params, "--param"))
+    with _progress(f"running {os.path.basename(artifact)}"):
+        outs = exe.run(feeds, **_key_values(params, "--param"))
     for line in _summaries(exe, outs):
         click.echo(line)
     for name, value in outs.items():
@@ -215,6 +217,11 @@ def run(artifact: str, inputs: tuple[str, ...], random_inputs: bool, seed: int, 
         with open(trace, "w") as f:
             json.dump({"traceEvents": events, "displayTimeUnit": "ns"}, f)
         click.echo(f"wrote {len(events)} trace events to {trace}")
+    if plot:
+        from tsuc.tools.plot import plot_timeline
+
+        plot_timeline(exe, outs, plot)
+        click.echo(f"wrote the timeline plot to {plot}")
 
 
 def _summaries(exe: Any, outs: dict[str, Any]) -> list[str]:
@@ -279,8 +286,9 @@ def verify(model: str, target: str, options: tuple[str, ...], input_shapes: tupl
     """Compile MODEL, run it, and compare with onnxruntime running the original file."""
     from tsuc.tools.verify import verify_model
 
-    report = verify_model(model, target, _key_values(options, "--option"), _shapes(input_shapes), _load_inputs(inputs),
-                          seed, rtol, atol, all_layers)
+    with _progress(f"verifying {os.path.basename(model)} on {target}"):
+        report = verify_model(model, target, _key_values(options, "--option"), _shapes(input_shapes),
+                              _load_inputs(inputs), seed, rtol, atol, all_layers)
     for line in report.lines:
         click.echo(line)
     if not report.ok:
