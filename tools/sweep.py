@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import json
 import math
 import os
 import sys
@@ -472,7 +471,13 @@ def progress_printer() -> tuple[Callable[[int, int, dict[str, Any]], None], Call
     if not sys.stderr.isatty():
         return (lambda done, total, row: None), (lambda: None)
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.description}"), console=Console(stderr=True))

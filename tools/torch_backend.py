@@ -76,6 +76,15 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
+def register() -> None:
+    """Register `backend="tsuc"` with torch by hand, for a source tree that is not pip-installed
+    (an installed tsuc is found through its `torch_dynamo_backends` entry point)."""
+    from torch._dynamo.backends.registry import _BACKENDS, register_backend
+
+    if "tsuc" not in _BACKENDS:
+        register_backend(tsuc_backend, name="tsuc")
+
+
 def tsuc_backend(gm: Any, example_inputs: list[Any], options: dict[str, Any] | None = None, **_: Any) -> Any:
     """The dynamo backend: returns a callable that runs `gm` through tsuc."""
     options = dict(options or {})
@@ -192,7 +201,7 @@ class CompiledGraph:
         """A copy of the graph with the weights as buffers and `SymInt` inputs as the
         concrete values of this call; returns it and its tensor arguments."""
         import torch
-        import torch.fx as fx
+        from torch import fx
 
         graph = fx.Graph()
         env: dict[Any, Any] = {}

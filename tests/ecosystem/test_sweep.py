@@ -20,7 +20,13 @@ from onnx import TensorProto, helper, numpy_helper
 import tsuc
 from tsuc.errors import TsucError
 from tsuc.runtime.inputs import make_random_inputs
-from tsuc.tools.sweep import accuracy, grid_points, parse_grid, pareto_front, split_point
+from tsuc.tools.sweep import (
+    accuracy,
+    grid_points,
+    pareto_front,
+    parse_grid,
+    split_point,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))

@@ -13,9 +13,9 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-import tsuc  # noqa: E402
-from tsuc.tools import torch_backend  # noqa: E402
-from tsuc.tools.torch_backend import STATS, TsucBackendError  # noqa: E402
+import tsuc
+from tsuc.tools import torch_backend
+from tsuc.tools.torch_backend import STATS, TsucBackendError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
