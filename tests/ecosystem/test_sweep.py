@@ -91,7 +91,8 @@ def test_sweep_rows_match_a_direct_run_and_resume(mlp, tmp_path):
     assert calls[-1] == (4, 4)
     assert all(r["status"] == "ok" for r in rows)
     # one point against a compile and run done here, with the same inputs
-    exe = tsuc.compile(mlp, target="tfmbs", options={"w_planes": 2, "act_trits": 5})
+    art = str(tmp_path / "point.tsuc")
+    exe = tsuc.compile(mlp, target="tfmbs", options={"w_planes": 2, "act_trits": 5}, output=art)
     feeds = make_random_inputs(exe.inputs, 4)
     got = exe.run(feeds)["y"].astype(np.float64)
     want = tsuc.compile(mlp, target="cpu").run(feeds)["y"].astype(np.float64)
@@ -101,7 +102,12 @@ def test_sweep_rows_match_a_direct_run_and_resume(mlp, tmp_path):
     assert float(row["energy_j"]) == pytest.approx(total["energy_j"], rel=1e-9)
     assert float(row["rel_l2"]) == pytest.approx(np.linalg.norm(got - want) / np.linalg.norm(want), rel=1e-9)
     assert float(row["top1"]) == np.mean(got.argmax(-1) == want.argmax(-1))
-    assert float(row["bits_per_weight"]) > 0
+    segs = [s for s in exe.profile()["segments"] if "utilization" in s]
+    util = sum(s["utilization"] * s["cycles"] for s in segs) / sum(s["cycles"] for s in segs)
+    assert float(row["utilization"]) == pytest.approx(util, abs=1e-6)
+    assert float(row["device_us"]) == pytest.approx(total["cycles"] / exe.target_options["tfmbs"]["clock_mhz"], rel=1e-6)
+    weights = 16 * 24 + 24 * 5  # the artifact differs from the sweep's only in its recorded command
+    assert float(row["bits_per_weight"]) == pytest.approx(8 * os.path.getsize(art) / weights, rel=0.02)
     # more weight planes: more frames, fewer errors (the sweep really changed the options)
     by = {r["point"]: r for r in read_csv(out)}
     assert int(by["w_planes=2 act_trits=5"]["cycles"]) > int(by["w_planes=1 act_trits=5"]["cycles"])
