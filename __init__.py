@@ -25,6 +25,16 @@ def compile(model: Any, target: str = "cpu", output: str | None = None, **kwargs
     return compile_model(model, target=target, output=output, **kwargs)
 
 
+def sweep(model: str, target: str, grid: dict[str, Any], output_dir: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Compile and run `model` at every point of `grid` (`{"w_planes": [1, 2], ...}`), as Ray
+    tasks; writes `output_dir/sweep.csv` and `pareto.png` and returns the rows. Keywords:
+    `params`, `inputs`, `random_inputs`, `seed`, `reference`, `workers`, `address`, `progress`
+    (see `tsuc.tools.sweep.sweep`)."""
+    from tsuc.tools.sweep import sweep as _sweep
+
+    return _sweep(model, target, grid, output_dir, **kwargs)
+
+
 def load(path: str):
     """Load a `.tsuc` artifact, verifying it fully before anything runs."""
     from tsuc.runtime import load as _load
@@ -32,4 +42,4 @@ def load(path: str):
     return _load(path)
 
 
-__all__ = ["TsucError", "__version__", "compile", "load"]
+__all__ = ["TsucError", "__version__", "compile", "load", "sweep"]

@@ -171,8 +171,9 @@ def _load_inputs(items: tuple[str, ...]) -> dict[str, np.ndarray]:
 @click.option("--profile", is_flag=True, help="Print the profile (host time, target cycles, ...).")
 @click.option("--profile-json", type=click.Path(dir_okay=False), help="Write the profile as JSON.")
 @click.option("--trace", type=click.Path(dir_okay=False), help="Write a Chrome/Perfetto trace of the simulated timeline.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Draw the simulated timeline (segments, tiles, energies) to a PNG.")
 def run(artifact: str, inputs: tuple[str, ...], random_inputs: bool, seed: int, params: tuple[str, ...],
-        output_dir: str | None, profile: bool, profile_json: str | None, trace: str | None) -> None:
+        output_dir: str | None, profile: bool, profile_json: str | None, trace: str | None, plot: str | None) -> None:
     """Run ARTIFACT and print its outputs."""
     from tsuc.runtime import load
     from tsuc.runtime.inputs import make_random_inputs
@@ -182,11 +183,13 @@ def run(artifact: str, inputs: tuple[str, ...], random_inputs: bool, seed: int, 
     check_output_dir(output_dir, "--output-dir")
     check_output_file(profile_json, "--profile-json")
     check_output_file(trace, "--trace")
+    check_output_file(plot, "--plot")
     exe = load(artifact)
     feeds = _load_inputs(inputs)
     if random_inputs:
         feeds = {**make_random_inputs(exe.inputs, seed), **feeds}
-    outs = exe.run(feeds, **_key_values(params, "--param"))
+    with _progress(f"running {os.path.basename(artifact)}"):
+        outs = exe.run(feeds, **_key_values(params, "--param"))
     for line in _summaries(exe, outs):
         click.echo(line)
     for name, value in outs.items():
@@ -207,6 +210,11 @@ def run(artifact: str, inputs: tuple[str, ...], random_inputs: bool, seed: int, 
         with open(trace, "w") as f:
             json.dump({"traceEvents": events, "displayTimeUnit": "ns"}, f)
         click.echo(f"wrote {len(events)} trace events to {trace}")
+    if plot:
+        from tsuc.tools.plot import plot_timeline
+
+        plot_timeline(exe, outs, plot)
+        click.echo(f"wrote the timeline plot to {plot}")
 
 
 def _summaries(exe: Any, outs: dict[str, Any]) -> list[str]:
@@ -271,8 +279,9 @@ def verify(model: str, target: str, options: tuple[str, ...], input_shapes: tupl
     """Compile MODEL, run it, and compare with onnxruntime running the original file."""
     from tsuc.tools.verify import verify_model
 
-    report = verify_model(model, target, _key_values(options, "--option"), _shapes(input_shapes), _load_inputs(inputs),
-                          seed, rtol, atol, all_layers)
+    with _progress(f"verifying {os.path.basename(model)} on {target}"):
+        report = verify_model(model, target, _key_values(options, "--option"), _shapes(input_shapes),
+                              _load_inputs(inputs), seed, rtol, atol, all_layers)
     for line in report.lines:
         click.echo(line)
     if not report.ok:
@@ -307,6 +316,41 @@ def _read_text(path: str) -> str:
         raise TsucError(f"{path}: no such file")
     with open(path, encoding="utf-8") as f:
         return f.read()
+
+
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", required=True, help="Targets, as for `tsuc compile`.")
+@click.option("--grid", "grids", multiple=True, required=True, metavar="[TARGET.]KEY=V1,V2,...",
+              help="A swept option or run parameter and its values (repeatable; the points are the product).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A fixed run parameter (repeatable).")
+@click.option("--inputs", "inputs_dir", type=click.Path(file_okay=False), help="Folder of NAME.npy model inputs.")
+@click.option("--random-inputs", is_flag=True, help="Random model inputs from --seed (the default without --inputs).")
+@click.option("--seed", default=0, show_default=True, help="Seed for the random inputs.")
+@click.option("--reference", default="cpu", show_default=True, help="Target whose outputs are the truth ('none': no accuracy).")
+@click.option("--workers", default=2, show_default=True, help="Local Ray CPUs (or points in flight on a cluster); 0: no Ray.")
+@click.option("--address", help="Join this Ray cluster (e.g. 10.0.0.5:6379 or 'auto') instead of starting one.")
+@click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False), help="Where sweep.csv and pareto.png go.")
+def sweep(model: str, target: str, grids: tuple[str, ...], params: tuple[str, ...], inputs_dir: str | None,
+          random_inputs: bool, seed: int, reference: str, workers: int, address: str | None, output_dir: str) -> None:
+    """Compile and run MODEL at every point of a grid of options, as Ray tasks; tabulate and plot."""
+    from tsuc.tools.sweep import parse_grid, progress_printer
+    from tsuc.tools.sweep import sweep as run_sweep
+
+    if inputs_dir and random_inputs:
+        raise TsucError("give --inputs DIR or --random-inputs, not both")
+    update, close = progress_printer()
+    try:
+        rows = run_sweep(model, target, parse_grid(grids), output_dir, params=_key_values(params, "--param"),
+                         inputs=inputs_dir, seed=seed, reference=None if reference.lower() == "none" else reference,
+                         workers=workers, address=address, progress=update)
+    finally:
+        close()
+    failed = [r for r in rows if r.get("status") != "ok"]
+    click.echo(f"{len(rows)} point(s), {len(failed)} failed; wrote {os.path.join(output_dir, 'sweep.csv')}"
+               + (f" and {os.path.join(output_dir, 'pareto.png')}" if os.path.isfile(os.path.join(output_dir, "pareto.png")) else ""))
+    for row in failed[:5]:
+        click.echo(f"failed: {row['point']}: {row.get('error', '')}", err=True)
 
 
 @main.command()

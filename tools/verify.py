@@ -74,6 +74,10 @@ def verify_model(path: str, target: str, options: dict[str, Any], input_shapes: 
                 report.ok, report.failure = False, f"{os.path.basename(path)} on target {target}: output {line}"
         if report.ok:
             report.lines.append(f"{os.path.basename(path)}: {len(graph_outputs)} output(s) match onnxruntime (rtol {rtol}, atol {atol})")
+        else:  # say where it starts: the same check on every intermediate tensor
+            layers = verify_model(path, target, options, input_shapes, inputs, seed, rtol, atol, True)
+            if not layers.ok and "first divergence" in layers.failure:
+                report.failure += "; " + layers.failure.split(": ", 1)[1]
         return report
     # every intermediate: map `<node>#<k>` back to the node's output tensor names
     converted = prepare(original, path, input_shapes)
