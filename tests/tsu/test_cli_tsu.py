@@ -73,10 +73,11 @@ def test_bqm_json_by_extension(tmp_path):
 def test_run_refuses_what_the_machine_cannot_hold_in_one_line(tmp_path):
     art = str(tmp_path / "t.tsuc")
     assert invoke("compile", TINY_PM, "--target=tsu", "-o", art).exit_code == 0
-    for param, words in (("time_limit=inf", "time_limit=inf must be a positive, finite number of seconds"),
-                         ("swap_interval=0", "swap_interval=0 must be between 1"),
-                         ("reads=1000000000000", "reads=1000000000000 must be between 1"),
-                         ("sweeps=1000000000000", "sweeps=1000000000000 must be between 1 and 10000000")):
+    for param, words in (("time_limit=inf", "parameter tsu.time_limit=inf must be finite"),
+                         ("time_limit=0", "parameter tsu.time_limit=0 must be at least 0.001"),
+                         ("swap_interval=0", "parameter tsu.swap_interval=0 must be at least 1"),
+                         ("reads=1000000000000", "parameter tsu.reads=1000000000000 must be at most 65536"),
+                         ("sweeps=1000000000000", "parameter tsu.sweeps=1000000000000 must be at most 10000000")):
         r = CliRunner().invoke(main, ["run", art, "--param", param, "--param", "tempering=2"])
         lines = [ln for ln in r.output.splitlines() if ln.strip()]
         assert r.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], r.output
