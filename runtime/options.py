@@ -57,8 +57,8 @@ class OptionInfo:
         if self.choices:
             rng = f" (one of {', '.join(map(str, self.choices))})"
         elif self.minimum is not None or self.maximum is not None:
-            lo = "" if self.minimum is None else f"{self.minimum:g} <= "
-            hi = "" if self.maximum is None else f" <= {self.maximum:g}"
+            lo = "" if self.minimum is None else f"{_num(self.minimum)} <= "
+            hi = "" if self.maximum is None else f" <= {_num(self.maximum)}"
             rng = f" ({lo}{self.name}{hi})"
         return f"{self.name}={format_value(self.default)}: {self.help}{rng}"
 
@@ -72,10 +72,15 @@ class OptionInfo:
         if self.choices is not None and value not in self.choices:
             raise TsucError(f"{where} must be one of {', '.join(map(str, self.choices))}")
         if self.minimum is not None and value < self.minimum:
-            raise TsucError(f"{where} must be at least {self.minimum:g}")
+            raise TsucError(f"{where} must be at least {_num(self.minimum)}")
         if self.maximum is not None and value > self.maximum:
-            raise TsucError(f"{where} must be at most {self.maximum:g}")
+            raise TsucError(f"{where} must be at most {_num(self.maximum)}")
         return value
+
+
+def _num(x: float) -> str:
+    """A bound as people write it: 10000000, 0.001, 1e+12."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e9 else f"{x:g}"
 
 
 def _convert_type(kind: type, where: str, raw: Any) -> Any:
