@@ -113,7 +113,7 @@ def figure_b_c(workdir: str, runs: int) -> tuple[str, np.ndarray]:
     module, _, _, _ = lower(model, [target], emit="lowered")
     t_lower = time.perf_counter() - t0
     t0 = time.perf_counter()
-    emit_module(module, target, ArtifactBuilder())
+    emit_module(module, [target], ArtifactBuilder())
     t_emit = time.perf_counter() - t0
     print(f"  in process: import+core passes+partition+tfmbs-lower+tfmbs-allocate {t_lower:.2f} s, emission {t_emit:.2f} s")
 
