@@ -217,7 +217,9 @@ def lower(model: Any, target: Target, input_shapes: dict[str, list[int]] | None 
         for p in passes:
             p.apply(ctx, module)
         if emit == stage:
-            return module, name, provenance, print_ir(module, debuginfo)
+            view = getattr(target, "render_stage", None)  # a target's own text form of a stage (xla: HLO)
+            text = view(stage, module) if callable(view) else None
+            return module, name, provenance, text if text is not None else print_ir(module, debuginfo)
         if emit is None and stage == target.emit_after:
             break
     return module, name, provenance, None

@@ -77,6 +77,7 @@ TSUC_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "tfmbs-lower": lambda: __import__("tsuc.targets.tfmbs.lower", fromlist=["_"]).LowerToTfmbsPass,
     "tfmbs-allocate": lambda: __import__("tsuc.targets.tfmbs.allocate", fromlist=["_"]).AllocateTfmbsPass,
     "tfmbs-to-linalg": lambda: __import__("tsuc.targets.tfmbs.to_linalg", fromlist=["_"]).TfmbsToLinalgPass,
+    "xla-lower": lambda: __import__("tsuc.targets.xla.lower", fromlist=["_"]).LowerToHloPass,
     "tfmbs-outline": lambda: __import__("tsuc.targets.tfmbs.to_linalg", fromlist=["_"]).TfmbsOutlinePass,
 }
 

@@ -11,6 +11,7 @@ TARGETS: dict[str, str] = {
     "cpu": "tsuc.targets.cpu:CpuTarget",
     "tfmbs": "tsuc.targets.tfmbs.target:TfmbsTarget",
     "tsu": "tsuc.targets.tsu.target:TsuTarget",
+    "xla": "tsuc.targets.xla.target:XlaTarget",
 }
 
 
