@@ -358,6 +358,25 @@ class TransposeOp(IRDLOperation):
 
 
 @irdl_op_definition
+class ReverseOp(IRDLOperation):
+    """Reverse the order of elements along `dimensions`."""
+
+    name = "hlo.reverse"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    operand = operand_def(T)
+    dimensions = prop_def(DenseArrayBase.constr(i64))
+    result = result_def(T)
+    traits = traits_def(Pure())
+    assembly_format = "$operand `,` `dims` `=` $dimensions attr-dict `:` type($result)"
+
+    def __init__(self, operand: SSAValue, dims: Sequence[int]):
+        super().__init__(operands=[operand], properties={"dimensions": dense_i64(dims)}, result_types=[operand.type])
+
+    def verify_(self) -> None:
+        _dims_in_range(self, "dimensions", ints(self.dimensions), len(shape(self.operand)))
+
+
+@irdl_op_definition
 class SliceOp(IRDLOperation):
     """Static strided slice: [start, limit) with stride, per dimension."""
 
@@ -789,7 +808,7 @@ def _prod(dims: Sequence[int]) -> int:
 HLO = Dialect(
     "hlo",
     [ConstantOp, IotaOp, *UNARY_OPS.values(), *BINARY_OPS.values(), CompareOp, SelectOp, ClampOp, ConvertOp,
-     BroadcastInDimOp, ReshapeOp, TransposeOp, SliceOp, DynamicSliceOp, PadOp, ConcatenateOp, GatherOp,
+     BroadcastInDimOp, ReshapeOp, TransposeOp, ReverseOp, SliceOp, DynamicSliceOp, PadOp, ConcatenateOp, GatherOp,
      DotGeneralOp, ConvolutionOp, ReturnOp, ReduceOp, ReduceWindowOp],
     [],
 )

@@ -4,7 +4,7 @@ These are semi-private APIs (`jax._src.lib.xla_client`, `jax.extend`), so jax an
 pinned (`tsuc[xla]`: 0.10.2) and nothing else in tsuc touches them. No compile call takes HLO
 text directly: the text goes through XLA's own parser, then to StableHLO, then to the
 client's compiler. Inputs are handed over by DLPack (no copy for aligned host arrays),
-outputs come back as numpy views of XLA's buffers (no copy either).
+outputs are copied into writable numpy arrays the caller owns.
 """
 
 from __future__ import annotations
@@ -81,8 +81,10 @@ def to_device(array: np.ndarray) -> Any:
 
 
 def execute(executable: Any, buffers: list[Any]) -> list[np.ndarray]:
+    """Run; outputs are copied out of XLA's buffers (writable arrays the caller owns, and a
+    graph's outputs are small next to its inputs and weights)."""
     outs = executable.execute(buffers)
-    return [np.asarray(o) for o in outs]
+    return [np.array(o) for o in outs]
 
 
 def optimized_hlo(executable: Any) -> str:

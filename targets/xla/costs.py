@@ -21,7 +21,7 @@ from tsuc.dialects.tsuc import SegmentOp
 
 TRANSCENDENTAL = {"exponential", "log", "sqrt", "rsqrt", "tanh", "logistic", "erf", "cosine", "sine", "power",
                   "log_plus_one", "exponential_minus_one", "divide", "atan2"}
-MOVEMENT = {"broadcast_in_dim", "reshape", "transpose", "slice", "dynamic_slice", "pad", "concatenate", "gather", "iota", "convert"}
+MOVEMENT = {"broadcast_in_dim", "reshape", "transpose", "reverse", "slice", "dynamic_slice", "pad", "concatenate", "gather", "iota", "convert"}
 
 
 def _bytes(values) -> int:

@@ -186,6 +186,8 @@ class _Printer:
             return f"broadcast({args}), dimensions={_ints(hlo.ints(op.broadcast_dimensions))}"
         if isinstance(op, hlo.TransposeOp):
             return f"transpose({args}), dimensions={_ints(hlo.ints(op.permutation))}"
+        if isinstance(op, hlo.ReverseOp):
+            return f"reverse({args}), dimensions={_ints(hlo.ints(op.dimensions))}"
         if isinstance(op, hlo.SliceOp):
             parts = [f"[{a}:{b}:{s}]" for a, b, s in zip(hlo.ints(op.start_indices), hlo.ints(op.limit_indices), hlo.ints(op.strides))]
             return f"slice({args}), slice={{{', '.join(parts)}}}"

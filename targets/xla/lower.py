@@ -29,7 +29,7 @@ class LowerConstant(RewritePattern):
         value = op.attributes.get("value")
         if value is None:
             return
-        rewriter.replace_op(op, hlo.ConstantOp(value))  # type: ignore[arg-type]
+        rewriter.replace(op, hlo.ConstantOp(value))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

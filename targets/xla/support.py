@@ -34,11 +34,11 @@ def xla_support(op: Operation) -> str | None:
     op_type = getattr(op, "ONNX_OP_TYPE", None)
     if op_type is None:
         return f"{op.name} is not an ONNX op"
-    pattern = pattern_for().get(op_type)
-    if pattern is None:
-        return f"no hlo lowering for {op_type}"
     for v in list(op.operands) + list(op.results):
         problem = _type_problem(v.type)
         if problem is not None:
             return problem
+    pattern = pattern_for().get(op_type)
+    if pattern is None:
+        return f"no hlo lowering for {op_type}"
     return pattern.check(op)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tsuc.dialects.onnx import onnx_schemas
 from tsuc.targets.base import Option, Target
 from tsuc.targets.xla.support import xla_support
 
@@ -22,7 +23,8 @@ class XlaTarget(Target):
     name = "xla"
     description = "XLA HLO: the whole graph through XLA's CPU compiler (jaxlib), with a systolic-array (TPU MXU) cycle model"
     emit_after = "target"
-    accelerates = frozenset({"onnx.Conv", "onnx.MatMul", "onnx.Gemm", "onnx.ConvTranspose", "onnx.LSTM"})
+    accelerates = frozenset(f"onnx.{t}" for t in onnx_schemas()) - {"onnx.Constant"}
+    """The whole graph: every op left on the host gets a compile note saying why."""
     options = (
         Option("rows", int, 128, "systolic array rows R (TPU v2+ MXU: 128; v1: 256)", minimum=1, maximum=4096),
         Option("cols", int, 128, "systolic array columns C", minimum=1, maximum=4096),

@@ -95,4 +95,4 @@ class OnnxToHlo(RewritePattern):
                     results[k] = b.reshape(new, hlo.shape(old))
                 else:
                     raise TsucError(f"node {where}: hlo lowering of {op_type} gave {new.type}, expected {old.type}")
-        rewriter.replace_op(op, b.ops, results)  # type: ignore[arg-type]
+        rewriter.replace(op, b.ops, results)  # type: ignore[arg-type]

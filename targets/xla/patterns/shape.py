@@ -150,25 +150,73 @@ def _i64(v: int):
 class LowerPad(OnnxToHlo):
     op_types = ("Pad",)
 
-    def check(self, op: Operation) -> str | None:
-        if attr(op, "mode", "constant") != "constant":
-            return f"mode {attr(op, 'mode')} (only constant padding)"
-        if _consts(op, [1, 3]) is None:
-            return "its pads or axes are computed at run time"
-        return None
+    """constant mode is one `pad`; reflect, edge and wrap are slices (reversed for reflect)
+    concatenated around the input, one axis at a time."""
 
-    def build(self, op: Operation, b: HloBuilder) -> list[SSAValue]:
-        x = inp(op, 0)
-        rank = len(hlo.shape(x))
-        pads, axes = _consts(op, [1, 3])  # type: ignore[misc]
+    def _pads(self, op: Operation):
+        consts = _consts(op, [1, 3])
+        if consts is None:
+            return None
+        pads, axes = consts
+        rank = len(hlo.shape(inp(op, 0)))
         axes = [int(a) % rank for a in axes] if axes is not None else list(range(rank))
         lo, hi = [0] * rank, [0] * rank
         n = len(axes)
         for k, a in enumerate(axes):
             lo[a], hi[a] = int(pads[k]), int(pads[n + k])  # type: ignore[index]
-        value = inp(op, 2)
-        pv = b.reshape(value, ()) if value is not None else b.constant(0, hlo.elem(x))
-        return [b.add(hlo.PadOp(x, pv, lo, hi))]
+        return lo, hi
+
+    def check(self, op: Operation) -> str | None:
+        pads = self._pads(op)
+        if pads is None:
+            return "its pads or axes are computed at run time"
+        mode = attr(op, "mode", "constant")
+        if mode != "constant":
+            shape = hlo.shape(inp(op, 0))
+            if any(p < 0 for p in pads[0] + pads[1]):
+                return f"negative pads in {mode} mode"
+            limit = (lambda n: n - 1) if mode == "reflect" else (lambda n: n if mode == "wrap" else 1 << 62)
+            if any(max(lo, hi) > limit(n) for lo, hi, n in zip(*pads, shape)):
+                return f"pads wider than the input in {mode} mode"
+        return None
+
+    def build(self, op: Operation, b: HloBuilder) -> list[SSAValue]:
+        x = inp(op, 0)
+        lo, hi = self._pads(op)  # type: ignore[misc]
+        mode = attr(op, "mode", "constant")
+        if mode == "constant":
+            value = inp(op, 2)
+            pv = b.reshape(value, ()) if value is not None else b.constant(0, hlo.elem(x))
+            return [b.add(hlo.PadOp(x, pv, lo, hi))]
+        for axis, (l, h) in enumerate(zip(lo, hi)):
+            if l == 0 and h == 0:
+                continue
+            n = hlo.shape(x)[axis]
+            parts = []
+            if l:
+                parts.append(self._edge(b, x, axis, n, l, before=True, mode=mode))
+            parts.append(x)
+            if h:
+                parts.append(self._edge(b, x, axis, n, h, before=False, mode=mode))
+            x = b.add(hlo.ConcatenateOp(parts, axis))
+        return [x]
+
+    @staticmethod
+    def _edge(b: HloBuilder, x: SSAValue, axis: int, n: int, width: int, before: bool, mode: str) -> SSAValue:
+        shape = hlo.shape(x)
+        def cut(start: int, stop: int) -> SSAValue:
+            lo_, hi_ = [0] * len(shape), list(shape)
+            lo_[axis], hi_[axis] = start, stop
+            return b.add(hlo.SliceOp(x, lo_, hi_, [1] * len(shape)))
+        if mode == "reflect":
+            piece = cut(1, width + 1) if before else cut(n - 1 - width, n - 1)
+            return b.add(hlo.ReverseOp(piece, [axis]))
+        if mode == "wrap":
+            return cut(n - width, n) if before else cut(0, width)
+        row = cut(0, 1) if before else cut(n - 1, n)  # edge: repeat the border
+        target = list(shape)
+        target[axis] = width
+        return b.add(hlo.BroadcastInDimOp(row, list(range(len(shape))), TensorType(hlo.elem(x), target)))
 
 
 class LowerExpand(OnnxToHlo):
