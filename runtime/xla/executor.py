@@ -33,10 +33,11 @@ class XlaSegment(SegmentExecutor):
         self.records: list[dict[str, Any]] = artifact.json(members["ops"]) if "ops" in members else []
         self.array = ArrayConfig.from_config(config.get("systolic", {}))
         cache = artifact.__dict__.setdefault("_xla_executables", {})
+        key = self.text.partition("\n")[2]  # the computation, not the module's name
         start = time.perf_counter()
-        if self.text not in cache:
-            cache[self.text] = client.compile_hlo(self.text)
-        self.executable = cache[self.text]
+        if key not in cache:
+            cache[key] = client.compile_hlo(self.text)
+        self.executable = cache[key]
         self.compile_ms = (time.perf_counter() - start) * 1e3
         self._weights = [artifact.array(m) for m in config.get("weights", [])]
         self._weight_buffers = [client.to_device(w) for w in self._weights]

@@ -95,4 +95,6 @@ class OnnxToHlo(RewritePattern):
                     results[k] = b.reshape(new, hlo.shape(old))
                 else:
                     raise TsucError(f"node {where}: hlo lowering of {op_type} gave {new.type}, expected {old.type}")
+        for new_op in b.ops:  # hlo ops keep the ONNX node name: profiles and diagnostics quote it
+            new_op.location = op.location
         rewriter.replace(op, b.ops, results)  # type: ignore[arg-type]
