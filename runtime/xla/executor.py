@@ -64,6 +64,34 @@ class XlaSegment(SegmentExecutor):
                 "energy_j": total["energy_j"], "utilisation": total["utilisation"], "sim_time_ms": total["time_ms"],
                 "array": f"{self.array.rows}x{self.array.cols} {self.array.dataflow}", "layers": layers}
 
+    def summary(self, outputs: dict[str, Any]) -> list[str]:
+        """Lines `tsuc run` prints after a run: the array model's totals."""
+        _layers, total = self.layers()
+        a = self.array
+        return [f"{self.name}: XLA CPU {self._last_ms:.2f} ms; {a.rows}x{a.cols} {a.dataflow} array at {a.clock_mhz:g} MHz: "
+                f"{total['cycles']} cycles ({total['time_ms']:.3f} ms), {total['macs'] / 1e6:.1f} M MACs, "
+                f"GEMM utilisation {total['utilisation']:.3f}, {total['energy_j'] * 1e3:.3f} mJ"]
+
+    @classmethod
+    def describe(cls, spec: dict[str, Any]) -> list[str]:
+        """Lines `tsuc inspect` prints for the segment."""
+        s = spec.get("config", {}).get("systolic", {})
+        return [f"XLA HLO module with {len(spec.get('config', {}).get('weights', []))} weight parameters; "
+                f"systolic model {s.get('rows')}x{s.get('cols')} {s.get('dataflow')} at {s.get('clock_mhz')} MHz, "
+                f"{s.get('bandwidth_gbps')} GB/s"]
+
+    def trace_events(self) -> list[dict[str, Any]]:
+        """The simulated array timeline of the last run: one event per hlo op, in program order."""
+        layers, _total = self.layers()
+        events, ts = [], 0.0
+        us_per_cycle = 1.0 / self.array.clock_mhz
+        for entry in layers:
+            dur = entry["cycles"] * us_per_cycle
+            events.append({"name": entry["layer"], "ph": "X", "pid": 0, "tid": self.name, "ts": ts, "dur": dur,
+                           "args": {"op": entry["op"], "compute_cycles": entry["compute_cycles"], "macs": entry["macs"]}})
+            ts += dur
+        return events
+
     def optimized_hlo(self) -> str:
         return client.optimized_hlo(self.executable)
 

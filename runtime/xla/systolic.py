@@ -13,8 +13,9 @@ against numbers produced by SCALE-Sim itself. Utilisation is MACs / (R * C * cyc
 
 Other ops run on a vector unit, `vector_lanes` elements per cycle, scaled by a per-class cost
 (assumptions, stated as such): elementwise 1, data movement 1, reductions 1 per input element,
-transcendental 4 (a polynomial or table step per element). Memory: bytes moved off-chip at
-`bandwidth_gbps`; an op takes max(compute, memory) cycles (they overlap on a double-buffered
+transcendental 4 (a polynomial or table step per element). Memory: each op's operand and
+result bytes cross the memory interface at `bandwidth_gbps` (assumption: no fusion, so an
+upper bound on traffic); an op takes max(compute, memory) cycles (they overlap on a double-buffered
 machine). Energy: MACs x `energy_mac_pj` + bytes x `energy_byte_pj`.
 """
 
@@ -38,7 +39,7 @@ class ArrayConfig:
     vector_lanes: int = 128
     bandwidth_gbps: float = 34.0
     energy_mac_pj: float = 0.2
-    energy_byte_pj: float = 20.0
+    energy_byte_pj: float = 160.0
 
     @staticmethod
     def from_config(cfg: dict[str, Any]) -> ArrayConfig:

@@ -120,6 +120,16 @@ def test_cli_emit_hlo_and_run_profile(tmp_path):
     run = subprocess.run(env_cmd + ["run", art, "--random-inputs", "--profile"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "compute_cycles=" in run.stdout and "[xla/xla]" in run.stdout
+    assert "x128 ws array at 700 MHz:" in run.stdout  # the executor's summary line
+    trace = str(tmp_path / "t.json")
+    assert subprocess.run(env_cmd + ["run", art, "--random-inputs", "--trace", trace], capture_output=True).returncode == 0
+    import json
+
+    events = json.load(open(trace))
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    assert any(e["name"] == "conv1" for e in events)
+    inspect = subprocess.run(env_cmd + ["inspect", art], capture_output=True, text=True)
+    assert "XLA HLO module with 1 weight parameters" in inspect.stdout
 
 
 def test_compiles_are_byte_identical(tmp_path):

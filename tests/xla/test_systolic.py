@@ -111,4 +111,4 @@ def test_profile_of_records():
     assert layers[1]["cycles"] == max(8, layers[1]["memory_cycles"])
     assert total["cycles"] == sum(entry["cycles"] for entry in layers)
     assert 0 < layers[0]["utilisation"] <= 1
-    assert total["energy_j"] == pytest.approx((2 * 3136 * 576 * 32 * 0.2 + 15000 * 20.0) * 1e-12)
+    assert total["energy_j"] == pytest.approx((2 * 3136 * 576 * 32 * 0.2 + 15000 * 160.0) * 1e-12)

@@ -41,11 +41,10 @@ class LowerBinary(OnnxToHlo):
     def build(self, op: Operation, b: HloBuilder) -> list[SSAValue]:
         x, y = inp(op, 0), inp(op, 1)
         if op.ONNX_OP_TYPE == "Pow":  # type: ignore[attr-defined]
-            y = b.convert(y, hlo.elem(x))
             exponent = const_value(inp(op, 1))
             if exponent is not None and exponent.size == 1 and float(exponent.reshape(-1)[0]) == 2.0:
                 return [b.binary("multiply", x, x)]  # exact, and what XLA would do
-            return [b.binary("power", x, y)]
+            return [b.binary("power", x, b.convert(y, hlo.elem(x)))]
         return [b.binary(BINARY[op.ONNX_OP_TYPE], x, y)]  # type: ignore[attr-defined]
 
 
