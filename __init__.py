@@ -42,4 +42,12 @@ def load(path: str):
     return _load(path)
 
 
-__all__ = ["TsucError", "__version__", "compile", "load", "sweep"]
+def devices():
+    """What can run artifacts here: onnxruntime, XLA CPU, the simulated matrix unit, and any
+    GPU/TPU jax sees (`tsuc.runtime.devices`); nothing that is not there."""
+    from tsuc.runtime.devices import devices as _devices
+
+    return _devices()
+
+
+__all__ = ["TsucError", "__version__", "compile", "devices", "load", "sweep"]

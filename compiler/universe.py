@@ -61,6 +61,7 @@ TSUC_DIALECTS: dict[str, Callable[[], Dialect]] = {
     "onnxnode": lambda: __import__("tsuc.dialects.onnx_node", fromlist=["ONNX_NODE"]).ONNX_NODE,
     "tfmbs": lambda: __import__("tsuc.dialects.tfmbs", fromlist=["TFMBS"]).TFMBS,
     "tsu": lambda: __import__("tsuc.dialects.tsu", fromlist=["TSU"]).TSU,
+    "hlo": lambda: __import__("tsuc.dialects.hlo", fromlist=["HLO"]).HLO,
 }
 
 TSUC_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
@@ -80,6 +81,7 @@ TSUC_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "tfmbs-lower": lambda: __import__("tsuc.targets.tfmbs.lower", fromlist=["_"]).LowerToTfmbsPass,
     "tfmbs-allocate": lambda: __import__("tsuc.targets.tfmbs.allocate", fromlist=["_"]).AllocateTfmbsPass,
     "tfmbs-to-linalg": lambda: __import__("tsuc.targets.tfmbs.to_linalg", fromlist=["_"]).TfmbsToLinalgPass,
+    "xla-lower": lambda: __import__("tsuc.targets.xla.lower", fromlist=["_"]).LowerToHloPass,
     "tfmbs-outline": lambda: __import__("tsuc.targets.tfmbs.to_linalg", fromlist=["_"]).TfmbsOutlinePass,
     "tfmbs-upstream-module": lambda: __import__("tsuc.targets.tfmbs.upstream", fromlist=["_"]).TfmbsUpstreamModulePass,
 }
