@@ -285,7 +285,7 @@ def load_inputs_dir(folder: str, specs: Sequence[Any]) -> dict[str, np.ndarray]:
             raise TsucError(f"--inputs {folder}: no {safe}.npy for input {spec.name!r}")
         try:
             feeds[spec.name] = np.load(path, allow_pickle=False)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any unreadable file is the same user error
             raise TsucError(f"--inputs {path}: not a .npy array file") from None
     return feeds
 
