@@ -13,7 +13,7 @@
    compile and run times, and the table.
 3. `tsuc sweep G6.txt --target tsu --grid j_bits=2,3,4,8 --grid schedule=linear,geometric
    --param reads=16 --param sweeps=N --workers 2`: best cut and simulated energy per point,
-   next to the best-known cut of G6 (2178).
+   next to the best-known cut of G6 (2178), and the same points with `--workers 0`.
 Prints the load average before and after; the machine may be shared, which limits what two
 workers can gain.
 """
@@ -125,7 +125,14 @@ def main() -> None:
     g6_s, g6_out = tsuc_cmd("sweep", G6, "--target", "tsu", "--grid", "j_bits=2,3,4,8", "--grid", "schedule=linear,geometric",
                             "--param", "reads=16", "--param", f"sweeps={args.g6_sweeps}", "--workers", str(args.workers),
                             "-o", os.path.join(args.out, "g6"))
-    print(f"tsu sweep on G6 (best known cut 2178), 8 points, reads=16 sweeps={args.g6_sweeps}: {g6_s:.1f} s wall [{g6_out}]")
+    serial_dir = os.path.join(args.out, "g6-serial")
+    if os.path.exists(os.path.join(serial_dir, "sweep.csv")):
+        os.unlink(os.path.join(serial_dir, "sweep.csv"))
+    g6_serial_s, _ = tsuc_cmd("sweep", G6, "--target", "tsu", "--grid", "j_bits=2,3,4,8", "--grid", "schedule=linear,geometric",
+                              "--param", "reads=16", "--param", f"sweeps={args.g6_sweeps}", "--workers", "0", "-o", serial_dir)
+    print(f"tsu sweep on G6 (best known cut 2178), 8 points, reads=16 sweeps={args.g6_sweeps}: --workers {args.workers} "
+          f"(Ray) {g6_s:.1f} s wall; --workers 0 (serial anchor) {g6_serial_s:.1f} s wall; speed-up "
+          f"{g6_serial_s / g6_s:.2f}x [{g6_out}]")
     table(path, ["point", "status", "compile_s", "run_ms", "cycles", "energy_j", "bits_per_weight", "cut", "best_energy"])
     print(f"load average at end: {load()}")
 

@@ -285,7 +285,7 @@ def load_inputs_dir(folder: str, specs: Sequence[Any]) -> dict[str, np.ndarray]:
             raise TsucError(f"--inputs {folder}: no {safe}.npy for input {spec.name!r}")
         try:
             feeds[spec.name] = np.load(path, allow_pickle=False)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any unreadable file is the same user error
             raise TsucError(f"--inputs {path}: not a .npy array file") from None
     return feeds
 
@@ -439,12 +439,16 @@ def plot_pareto(rows: Sequence[Mapping[str, Any]], keys: list[str], path: str, t
     ax.scatter(xs, ys, c="0.6", s=24, label="grid points", zorder=2)
     ax.plot([xs[i] for i in front], [ys[i] for i in front], "o-", color="tab:red", ms=6, lw=1.5,
             label="Pareto front", zorder=3, drawstyle="steps-post")
-    for i, r in enumerate(ok):
-        label = " ".join(f"{k.split('.')[-1]}={r.get(k)}" for k in keys)
-        ax.annotate(label, (xs[i], ys[i]), fontsize=6.5, xytext=(3, 3), textcoords="offset points",
-                    color="tab:red" if i in front else "0.35")
-    if min(xs) > 0 and max(xs) / min(xs) > 20:
+    log = min(xs) > 0 and max(xs) / min(xs) > 100
+    if log:
         ax.set_xscale("log")
+    for i, dy in _label_offsets(xs, ys, log, sorted(range(len(ok)), key=lambda i: (i not in front, xs[i]))):
+        label = " ".join(f"{k.split('.')[-1]}={ok[i].get(k)}" for k in keys)
+        ax.annotate(label, (xs[i], ys[i]), fontsize=6.5, xytext=(4, 2 + dy), textcoords="offset points",
+                    color="tab:red" if i in front else "0.35",
+                    arrowprops={"arrowstyle": "-", "color": "0.7", "lw": 0.5} if dy else None)
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi + 0.18 * (hi - lo))  # room for the labels moved up
     ax.set_xlabel("energy per run (J, simulated)")
     ax.set_ylabel(ylabel)
     ax.set_title(f"{title}: {len(front)} of {len(ok)} points on the front" if title else "Pareto front")
@@ -454,6 +458,26 @@ def plot_pareto(rows: Sequence[Mapping[str, Any]], keys: list[str], path: str, t
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _label_offsets(xs: Sequence[float], ys: Sequence[float], log: bool, order: Sequence[int]) -> list[tuple[int, int]]:
+    """Vertical offsets (points) that keep labels of nearby points from printing on top of
+    each other: each label moves up past the labels already placed near it."""
+    def norm(values: Sequence[float], use_log: bool) -> list[float]:
+        v = [math.log10(x) if use_log else x for x in values]
+        lo, hi = min(v), max(v)
+        return [(x - lo) / (hi - lo) if hi > lo else 0.5 for x in v]
+
+    nx, ny = norm(xs, log), norm(ys, False)
+    placed: list[tuple[float, float]] = []
+    out = []
+    for i in order:
+        y = ny[i]
+        while any(abs(nx[i] - px) < 0.3 and abs(y - py) < 0.03 for px, py in placed):
+            y += 0.03
+        placed.append((nx[i], y))
+        out.append((i, round((y - ny[i]) / 0.03 * 8)))
+    return out
 
 
 def _num(value: Any) -> float | None:

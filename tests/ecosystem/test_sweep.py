@@ -122,6 +122,15 @@ def test_sweep_rows_match_a_direct_run_and_resume(mlp, tmp_path):
     bad = [r for r in read_csv(out) if r["w_planes"] == "99"]
     assert [r["status"] for r in bad] == ["error", "error"]
     assert "w_planes" in bad[0]["error"] and "at most 8" in bad[0]["error"]
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        pass
+    else:
+        table = pq.read_table(os.path.join(out, "sweep.parquet")).to_pylist()
+        assert [r["point"] for r in table] == [r["point"] for r in read_csv(out)]
+        assert table[5]["status"] == "error" and table[5]["cycles"] is None
+        assert table[3]["cycles"] == float(read_csv(out)[3]["cycles"])
     with pytest.raises(TsucError, match="other columns"):
         tsuc.sweep(mlp, "tfmbs", {"tiles": [1]}, out, workers=0)
 
