@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -52,11 +54,14 @@ class Executable:
             if spec.dtype not in _DTYPES:
                 raise ArtifactError(f"{artifact.path}: signature {spec.name!r} has unsupported dtype {spec.dtype!r}")
         self._segments: list[SegmentExecutor] = []
+        self.devices: dict[Any, Any] = {}  # device models shared by this executable's segments (never by two executables)
         available = {s.name for s in self.inputs}
         for seg in self.manifest["segments"]:
             self._check_segment(seg, available)
             available.update(seg["outputs"])
-            self._segments.append(executor_class(seg["kind"])(seg, artifact))
+            cls = executor_class(seg["kind"])
+            takes_devices = "devices" in inspect.signature(cls.__init__).parameters
+            self._segments.append(cls(seg, artifact, devices=self.devices) if takes_devices else cls(seg, artifact))
         self.params: dict[str, Param] = {}
         for ex in self._segments:
             self.params.update(ex.params)
