@@ -17,12 +17,12 @@ import pytest
 from onnx import helper
 
 import tsuc
+from tests.tfmbs.fabric_oracle import OracleFabric, OracleModel
+from tests.tfmbs.models import one_graph_model, rand
 from tsuc.runtime.tfmbs import pt5
 from tsuc.runtime.tfmbs.fabric import Fabric
 from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.runtime.tfmbs.tfd import TFD, exec_hints
-from tests.tfmbs.fabric_oracle import OracleFabric, OracleModel
-from tests.tfmbs.models import one_graph_model, rand
 
 SCALARS = ("cycles", "compute_cycles", "burst_wait_cycles", "frames", "dma_words", "dma_bursts", "active_cycles", "skips",
            "overflow_flags", "tile_cycles")
