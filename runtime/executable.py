@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +64,7 @@ class Executable:
                 raise ArtifactError(f"{path}: signature {spec.name!r} has unsupported dtype {spec.dtype!r}")
         self.devices: dict[Any, Any] = {}
         self._segments: list[SegmentExecutor] = []
+        self.devices: dict[Any, Any] = {}  # device models shared by this executable's segments (never by two executables)
         available = {s.name for s in self.inputs}
         for seg in self.manifest["segments"]:
             self._check_segment(seg, available)

@@ -19,7 +19,7 @@ from tsuc.runtime.tfmbs.host_ops import conv_out_hw, im2col
 from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.runtime.tfmbs.schedule import LayerPlan
 
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2  # 2: TFD program per row (every trit plane, Bank B offsets, lane_mask), -1 for run-time dims
 
 
 @dataclass

@@ -21,7 +21,13 @@ from tsuc.runtime.tfmbs.fastrun import CallRecord
 from tsuc.runtime.tfmbs.host_ops import column_sums
 from tsuc.runtime.tfmbs.layer import Layer
 from tsuc.runtime.tfmbs.machine import FabricConfig
-from tsuc.runtime.tfmbs.schedule import Counters, LayerPlan, commands, layer_counters, preload_counters
+from tsuc.runtime.tfmbs.schedule import (
+    Counters,
+    LayerPlan,
+    commands,
+    layer_counters,
+    preload_counters,
+)
 
 FRAME_EVENTS_MAX = 4096  # per layer and call; above it a layer is one event per tile
 OVERFLOW_CHUNK = 1 << 22  # elements of one prefix-sum block when checking chains for overflow

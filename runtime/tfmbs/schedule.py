@@ -35,14 +35,21 @@ layer, in O(P*N*K) whatever the number of rows. Tests hold the two to exact equa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from tsuc.errors import ArtifactError
 from tsuc.runtime.tfmbs.machine import WORD_BYTES, FabricConfig
-from tsuc.runtime.tfmbs.tfd import ALL_LANES, PT5, TFD, TFD_FIELDS, TFD_VERSION, exec_hints
+from tsuc.runtime.tfmbs.tfd import (
+    PT5,
+    TFD,
+    TFD_FIELDS,
+    TFD_VERSION,
+    exec_hints,
+)
 
 MODES = ("resident", "group", "frame")
 
@@ -223,7 +230,7 @@ def commands(plan: LayerPlan, cfg: FabricConfig, rows: int) -> Iterator[tuple]:
     ("read", m, j, g, p)     read group g's accumulators: acc for (m, j, g, p)
     """
     groups, chunks = plan.groups(cfg), plan.chunks(cfg)
-    P, C = plan.w_planes, len(chunks)
+    P = plan.w_planes
     fit, row_fit = plan.inputs_fit(cfg), plan.row_fits(cfg)
 
     def frames(m, j, g):

@@ -21,11 +21,10 @@ from tsuc.compiler.blobs import constant_value
 from tsuc.dialects.tsuc import SegmentOp
 from tsuc.errors import TsucError
 from tsuc.runtime.tfmbs import pt5
+from tsuc.runtime.tfmbs.layer import CONFIG_VERSION  # the runtime reads exactly this version
 from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.targets.tfmbs.allocate import plan_from_ir
 from tsuc.targets.tfmbs.program import segment_layers
-
-CONFIG_VERSION = 1
 
 
 def emit_tfmbs_segment(segment: SegmentOp, ctx: Any, cfg: FabricConfig, encoding: str, zero_skip: bool) -> dict[str, Any]:

@@ -53,9 +53,9 @@ def quantize_weights(w: np.ndarray, method: str = "twn", planes: int = 1) -> tup
         raise TsucError(f"weight matrix to quantise must be 2-D [N, K], got shape {arr.shape}")
     if not np.issubdtype(arr.dtype, np.floating) and not np.issubdtype(arr.dtype, np.integer):
         raise TsucError(f"weight matrix to quantise has non-numeric dtype {arr.dtype}")
-    residual = arr.astype(np.float64)
-    if not np.all(np.isfinite(residual)):
+    if not np.all(np.isfinite(arr)):
         raise TsucError("weight matrix to quantise contains NaN or infinite values")
+    residual = arr.astype(np.float64)
     n, k = residual.shape
     trits = np.zeros((int(planes), n, k), dtype=np.int8)
     scales = np.zeros((int(planes), n), dtype=np.float32)
@@ -63,7 +63,8 @@ def quantize_weights(w: np.ndarray, method: str = "twn", planes: int = 1) -> tup
         t, s = _one_plane(residual, method)
         trits[p] = t
         scales[p] = s
-        residual = residual - s.astype(np.float64)[:, None] * t
+        if p + 1 < planes:
+            residual = residual - s.astype(np.float64)[:, None] * t
     return trits, scales
 
 
@@ -82,10 +83,13 @@ def _one_plane(r: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
     if method == "twn":
         delta = TWN_DELTA * mag.mean(axis=1, keepdims=True) if r.shape[1] else np.zeros((r.shape[0], 1))
         keep = mag > delta
-        count = keep.sum(axis=1)
-        total = np.where(keep, mag, 0.0).sum(axis=1)
+        count = np.count_nonzero(keep, axis=1)
+        np.multiply(mag, keep, out=mag)  # |R| where kept, +0.0 elsewhere: the same sums as a where
+        total = mag.sum(axis=1)
         scale = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
-        trits = np.where(keep, np.sign(r), 0.0)
+        trits = keep.view(np.int8).copy()  # int8 arithmetic: no float64 sign/where passes
+        np.negative(trits, out=trits, where=r < 0)
+        return trits, scale.astype(np.float32)
     elif method == "twn-opt":
         n, k = r.shape
         if k == 0:

@@ -26,9 +26,6 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, func, math, tensor
-from xdsl.dialects.linalg.attrs import IteratorTypeAttr
-from xdsl.dialects.linalg.ops import FillOp, GenericOp, MatmulOp, TransposeOp
-from xdsl.dialects.linalg.ops import YieldOp as LinalgYieldOp
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
     AffineMapAttr,
@@ -39,12 +36,13 @@ from xdsl.dialects.builtin import (
     IntegerAttr,
     IntegerType,
     ModuleOp,
-    StringAttr,
     TensorType,
-    f32,
     f64,
     i64,
 )
+from xdsl.dialects.linalg.attrs import IteratorTypeAttr
+from xdsl.dialects.linalg.ops import FillOp, GenericOp, MatmulOp, TransposeOp
+from xdsl.dialects.linalg.ops import YieldOp as LinalgYieldOp
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.passes import ModulePass
@@ -56,9 +54,17 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from tsuc.errors import TsucError
-from tsuc.dialects.tfmbs import CombineOp, DmaLoadOp, GemvOp, Im2ColOp, PackOp, QuantizeOp, TritPlaneOp
+from tsuc.dialects.tfmbs import (
+    CombineOp,
+    DmaLoadOp,
+    GemvOp,
+    Im2ColOp,
+    PackOp,
+    QuantizeOp,
+    TritPlaneOp,
+)
 from tsuc.dialects.tsuc import SegmentOp, YieldOp
+from tsuc.errors import TsucError
 from tsuc.targets.tfmbs.lower import in_tfmbs_segment
 from tsuc.targets.tfmbs.program import tfmbs_segments
 

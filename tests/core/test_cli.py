@@ -139,15 +139,23 @@ def test_verify_all_layers_names_the_first_diverging_node(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
-def test_dynamic_batch_stays_on_the_fabric(tmp_path):
-    """A dynamic batch is a run-time row count on the fabric: no layer is left on the host."""
+def test_layers_left_on_the_host_are_noted(tmp_path):
+    """A dynamic batch runs on the fabric; a dynamic spatial size keeps a Conv on the host,
+    and the user is told which and why."""
     import importlib.util
+
+    import onnx
 
     spec = importlib.util.spec_from_file_location("quickstart", os.path.join(os.path.dirname(__file__), "..", "..", "examples", "quickstart.py"))
     quickstart = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(quickstart)
     model = quickstart.build_cnn(str(tmp_path / "cnn.onnx"))
     proc = tsuc("compile", model, "--target", "tfmbs", "-o", str(tmp_path / "d.tsuc"))
-    assert proc.returncode == 0 and "note:" not in proc.stderr and "host: 6, tfmbs: 3" in proc.stdout
-    proc = tsuc("compile", model, "--target", "tfmbs", "-o", str(tmp_path / "s.tsuc"), "--input-shape", "image=1x3x32x32")
     assert proc.returncode == 0 and "note:" not in proc.stderr
+    m = onnx.load(model)
+    for i, name in ((2, "h"), (3, "w")):
+        m.graph.input[0].type.tensor_type.shape.dim[i].dim_param = name
+    onnx.save(m, str(tmp_path / "spatial.onnx"))
+    proc = tsuc("compile", str(tmp_path / "spatial.onnx"), "--target", "tfmbs", "-o", str(tmp_path / "s.tsuc"))
+    assert proc.returncode == 0
+    assert "note: conv1 (Conv) stays on the host: its input channels or spatial size are not static" in proc.stderr

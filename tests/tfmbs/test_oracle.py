@@ -17,12 +17,12 @@ import pytest
 from onnx import helper
 
 import tsuc
+from tests.tfmbs.fabric_oracle import OracleFabric, OracleModel
+from tests.tfmbs.models import one_graph_model, rand
 from tsuc.runtime.tfmbs import pt5
 from tsuc.runtime.tfmbs.fabric import Fabric
 from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.runtime.tfmbs.tfd import TFD, exec_hints
-from tests.tfmbs.fabric_oracle import OracleFabric, OracleModel
-from tests.tfmbs.models import one_graph_model, rand
 
 SCALARS = ("cycles", "compute_cycles", "burst_wait_cycles", "frames", "dma_words", "dma_bursts", "active_cycles", "skips",
            "overflow_flags", "tile_cycles")
@@ -204,3 +204,19 @@ def test_overflowing_layer_wraps_like_the_oracle(tmp_path):
     y = exe.run({"x": x})["y"]
     np.testing.assert_array_equal(y, ref.linear(x, w, act_trits=1, acc_bits=8))
     assert not np.array_equal(y, ref.linear(x, w, act_trits=1))
+
+
+def test_device_state_is_per_loaded_artifact(tmp_path):
+    build, options, shape = MODELS["mlp_relu_mixed"]
+    path = str(tmp_path / "m.tsuc")
+    tsuc.compile(build(), target="tfmbs", output=path, options=options)
+    one, two = tsuc.load(path), tsuc.load(path)
+    x = _relu_input(shape, 3)
+    for exe in (one, two):
+        exe.run({"x": x}, tfmbs_mode="replay")
+    segs = [e for e in one.executors if e.spec["kind"] == "tfmbs"]
+    assert len(segs) == 3 and len({id(e.fabric) for e in segs}) == 1  # one artifact: one fabric, Bank A shared
+    assert segs[0].fabric is not next(e for e in two.executors if e.spec["kind"] == "tfmbs").fabric
+    # each loaded artifact preloads its own resident weights on its first call
+    for exe in (one, two):
+        assert _tfmbs_profiles(exe)[1]["preload_cycles"] > 0
