@@ -179,6 +179,8 @@ class PBitMachine:
         self.warmup_s = kernels.warm_up(engine, self.fdtype, self.jdtype, idtype)  # JIT compile or cache load
         self._idtype = idtype
         self._lanes_ready = False
+        if engine == "sparse":
+            self.lanes_args()  # warm the lanes kernel too: JIT time stays out of every run
 
     def lanes_args(self) -> tuple:
         """Couplings for the lanes kernel (sparse engine, many replicas): CSR rows of J itself."""
