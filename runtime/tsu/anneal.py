@@ -37,6 +37,7 @@ from tsuc.runtime.tsu.schedule import SCHEDULES, beta_schedule, tempering_ladder
 _MARGIN = 0.95  # fraction of the time left a compressed schedule is fitted to
 _BLOCK_S = 0.05  # seconds per block of sweeps between rate measurements
 _PIECE = 1 << 16  # sweeps per `advance` without a time limit (bounds the betas array)
+_clock = time.perf_counter  # the time limit's clock (tests replace it)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def _run_fitted(run: MachineRun, sched: _Schedule, deadline: float, rate: list[f
     while pos < S:
         remaining = S - pos
         if rate:
-            fit = int(_MARGIN * (deadline - time.perf_counter()) / max(rate[0], 1e-12))
+            fit = int(_MARGIN * (deadline - _clock()) / max(rate[0], 1e-12))
             m = max(1, min(int(np.ceil(remaining - 1e-9)), fit))
         else:
             m = int(np.ceil(remaining - 1e-9))
@@ -127,9 +128,9 @@ def _run_fitted(run: MachineRun, sched: _Schedule, deadline: float, rate: list[f
         idx = np.clip(np.rint(pos + step * np.arange(1, c + 1)).astype(np.int64) - 1, 0, S - 1)
         if c == m:
             idx[-1] = S - 1  # the anneal ends at the end of its schedule
-        t0 = time.perf_counter()
+        t0 = _clock()
         run.advance(sched.at(idx))
-        dt = time.perf_counter() - t0
+        dt = _clock() - t0
         rate[:] = [dt / c]
         done += c
         pos = float(S) if c == m else pos + step * c
@@ -144,7 +145,7 @@ def anneal(machine: PBitMachine, p: AnnealParams, start: float | None = None) ->
     K = p.tempering
     R = p.reads * K if K else p.reads
     sched = _Schedule(p)
-    start = time.perf_counter() if start is None else start
+    start = _clock() if start is None else start
     deadline = None if p.time_limit is None else start + float(p.time_limit)
     counters = Counters()
     keep_s = keep_q = all_best = all_best_q = None
@@ -153,7 +154,7 @@ def anneal(machine: PBitMachine, p: AnnealParams, start: float | None = None) ->
     compressed = False
     rate: list[float] = []
     while True:
-        began = time.perf_counter()
+        began = _clock()
         run = machine.start(R, p.seed, levels_count=K or 1, groups=p.reads if K else None,
                             swap_interval=p.swap_interval, replica_offset=runs * R)
         if deadline is None:
@@ -182,10 +183,10 @@ def anneal(machine: PBitMachine, p: AnnealParams, start: float | None = None) ->
             all_best[better], all_best_q[better] = res.best_states[better], res.best_energies_q[better]
         if deadline is None:
             break
-        now = time.perf_counter()
+        now = _clock()
         if now + (now - began) * sched.length / done > deadline:  # a full anneal at this one's rate
             break
-    return AnnealOutcome(keep_s, keep_q, all_best, all_best_q, counters, R, runs, time.perf_counter() - start,
+    return AnnealOutcome(keep_s, keep_q, all_best, all_best_q, counters, R, runs, _clock() - start,
                          sweeps_each, compressed)
 
 

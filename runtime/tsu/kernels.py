@@ -44,6 +44,8 @@ def require() -> None:
 
 
 if _nb is not None:
+    import numpy as np
+
     _jit = _nb.njit(parallel=True, cache=True, nogil=True, fastmath=False, boundscheck=False)
     _inline = _nb.njit(cache=True, inline="always")
     prange = _nb.prange
@@ -147,6 +149,77 @@ if _nb is not None:
             flips[r] += nf
 
 
+    @_jit
+    def sweeps_lanes(S, X, E, bestS, bestE, flips, level, tix, tables, W, shift, hq, indptr, indices, J, acc0):
+        """Sparse problems, replicas side by side: S, X, bestS (B, n, L), E, bestE, flips,
+        level (B, L); block b holds replicas b*L .. b*L+L-1 in its L lanes. Each p-bit's field
+        is summed from its CSR row over all lanes at once (`J` holds J, not 2 J; acc0's dtype
+        is the field type), then every lane steps its register, looks its threshold up and
+        sets its spin: no branch on flips, every step a vector operation over the lanes."""
+        B, n, L = S.shape
+        C = tix.shape[0]
+        half = (1 << shift) >> 1
+        width = tables.shape[1]
+        flat = tables.reshape(-1)
+        for b in prange(B):
+            s = S[b]
+            x = X[b]
+            e = E[b]
+            be = bestE[b]
+            fl = flips[b]
+            lv = level[b]
+            bs = bestS[b]
+            acc = np.empty(L, dtype=acc0.dtype)
+            u = np.empty(L, dtype=np.int32)
+            qa = np.empty(L, dtype=np.int32)
+            base = np.empty(L, dtype=np.int32)
+            thr = np.empty(L, dtype=np.int32)
+            for t in range(C):
+                for r in range(L):
+                    base[r] = np.int32(tix[t, lv[r]] * width)
+                for i in range(n):
+                    h = hq[i]
+                    for r in range(L):
+                        acc[r] = h
+                    for k in range(indptr[i], indptr[i + 1]):
+                        sj = s[indices[k]]
+                        c = J[k]
+                        for r in range(L):
+                            acc[r] += c * sj[r]
+                    xi = x[i]
+                    si = s[i]
+                    for r in range(L):
+                        v = xi[r]
+                        v = np.uint32(v ^ np.uint32(v << np.uint32(13)))
+                        v = np.uint32(v ^ np.uint32(v >> np.uint32(17)))
+                        v = np.uint32(v ^ np.uint32(v << np.uint32(5)))
+                        xi[r] = v
+                        u[r] = np.int32(v >> np.uint32(8))
+                    for r in range(L):
+                        field = acc[r]
+                        if shift == 0:
+                            q = field
+                        elif field < 0:
+                            q = -((-field + half) >> shift)
+                        else:
+                            q = (field + half) >> shift
+                        q = min(max(q, -W), W)
+                        qa[r] = np.int32(q + W) + base[r]
+                    for r in range(L):
+                        thr[r] = flat[qa[r]]
+                    for r in range(L):
+                        new = np.int8(1) if u[r] < thr[r] else np.int8(-1)
+                        d = np.int32(new) - np.int32(si[r])
+                        e[r] -= d * np.int64(acc[r])
+                        fl[r] += d != 0
+                        si[r] = new
+                for r in range(L):
+                    if e[r] < be[r]:
+                        be[r] = e[r]
+                        for i in range(n):
+                            bs[i, r] = s[i, r]
+
+
 _WARM: dict[tuple, float] = {}  # kernel signature -> seconds its first call took to compile or load
 
 
@@ -165,15 +238,20 @@ def warm_up(engine: str, fdtype, jdtype, idtype=None) -> float:
     if key in _WARM:
         return 0.0
     t = time.perf_counter()
-    S = np.ones((1, 2), dtype=np.int8)
     X = np.ones((1, 2), dtype=np.uint32)
-    F = np.zeros((1, 2), dtype=fdtype)
     E = np.zeros(1, dtype=np.int64)
-    args = (S, X, F, E, S.copy(), E.copy(), E.copy(), E.copy(), np.zeros((1, 1), dtype=np.int64),
-            np.zeros((1, 1), dtype=np.int32), 0, 0)
-    if engine == "sparse":
-        sweeps_sparse(*args, np.zeros(3, dtype=np.int64), np.zeros(0, dtype=idtype), np.zeros(0, dtype=jdtype))
+    tix, tables = np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1), dtype=np.int32)
+    if engine == "lanes":
+        S3, E2 = np.ones((1, 2, 1), dtype=np.int8), np.zeros((1, 1), dtype=np.int64)
+        sweeps_lanes(S3, X.reshape(1, 2, 1), E2, S3.copy(), E2.copy(), E2.copy(), E2.copy(), tix, tables, np.int32(0),
+                     np.int32(0), np.zeros(2, dtype=np.int64), np.zeros(3, dtype=np.int64), np.zeros(0, dtype=idtype),
+                     np.zeros(0, dtype=jdtype), np.zeros(1, dtype=fdtype))
     else:
-        sweeps_dense(*args, np.zeros((2, 2), dtype=jdtype))
+        S = np.ones((1, 2), dtype=np.int8)
+        args = (S, X, np.zeros((1, 2), dtype=fdtype), E, S.copy(), E.copy(), E.copy(), E.copy(), tix, tables, 0, 0)
+        if engine == "sparse":
+            sweeps_sparse(*args, np.zeros(3, dtype=np.int64), np.zeros(0, dtype=idtype), np.zeros(0, dtype=jdtype))
+        else:
+            sweeps_dense(*args, np.zeros((2, 2), dtype=jdtype))
     _WARM[key] = time.perf_counter() - t
     return _WARM[key]

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tsuc.errors import TsucError
-from tsuc.runtime.tsu import kernels
+from tsuc.runtime.tsu import kernels, limits
 from tsuc.runtime.tsu.lut import TableLayout
 from tsuc.runtime.tsu.rng import seed_registers, xorshift32_
 
@@ -177,6 +177,18 @@ class PBitMachine:
         self._J2f = None  # float copy of the dense J2 for the initial fields (built on first use)
         self._kernel = kernels.sweeps_dense if engine == "dense" else kernels.sweeps_sparse
         self.warmup_s = kernels.warm_up(engine, self.fdtype, self.jdtype, idtype)  # JIT compile or cache load
+        self._idtype = idtype
+        self._lanes_ready = False
+        if engine == "sparse":
+            self.lanes_args()  # warm the lanes kernel too: JIT time stays out of every run
+
+    def lanes_args(self) -> tuple:
+        """Couplings for the lanes kernel (sparse engine, many replicas): CSR rows of J itself."""
+        if not self._lanes_ready:
+            self.J1 = (self.J2 // 2).astype(np.int8 if self.jdtype == np.int8 else _smallest_int(int(np.abs(self.J2).max(initial=0)) // 2))
+            self.warmup_s += kernels.warm_up("lanes", self.fdtype, self.J1.dtype, self._idtype)
+            self._lanes_ready = True
+        return (self.hq_perm, self.indptr, self.indices, self.J1, np.zeros(1, dtype=self.fdtype))
 
     def start(self, replicas: int, seed: int = 0, *, levels_count: int = 1, levels: np.ndarray | None = None,
               groups: int | None = None, swap_interval: int = 1, init: np.ndarray | None = None,
@@ -221,8 +233,19 @@ class PBitMachine:
         return out
 
 
+LANES_MIN = 8  # sparse problems with this many replicas or more run side by side in lanes
+LANES_MAX = 64  # replicas per lanes block (one thread each)
+
+
 class MachineRun:
-    """Replicas powered on in a machine: `advance(betas)` clocks them, `result()` reads them."""
+    """Replicas powered on in a machine: `advance(betas)` clocks them, `result()` reads them.
+
+    Two layouts of the same replicas: rows (R, n), one replica after the other (dense
+    problems, and sparse ones with few replicas: fields kept incrementally), or lanes
+    (B, n, L): blocks of up to LANES_MAX replicas side by side (sparse problems with at
+    least LANES_MIN replicas: fields summed over all lanes at once). Lanes past R in the last
+    block are copies of replica 0 and are never read back.
+    """
 
     def __init__(self, machine: PBitMachine, replicas: int, seed: int, K: int, levels, groups, swap_interval: int,
                  init, replica_offset: int) -> None:
@@ -230,6 +253,7 @@ class MachineRun:
         n, R = m.n, int(replicas)
         if R < 1:
             raise TsucError(f"replicas must be at least 1, not {R}")
+        limits.check_replicas(R, 1, n)
         if int(swap_interval) < 1:
             raise TsucError(f"swap_interval must be at least 1, not {swap_interval}")
         self.R, self.K, self.swap_interval = R, int(K), int(swap_interval)
@@ -237,24 +261,45 @@ class MachineRun:
         level = np.zeros(R, dtype=np.int64) if K == 1 else (np.arange(R) % K if levels is None else np.asarray(levels, dtype=np.int64).copy())
         if K > 1 and (level.shape != (R,) or level.min() < 0 or level.max() >= K):
             raise TsucError(f"levels must give each of the {R} replicas a level in 0..{K - 1}")
-        self.level = level
         X = seed_registers(seed, np.arange(replica_offset, replica_offset + R), m.order)  # (n, R) permuted
         xorshift32_(X, np.empty_like(X))
-        self.X = np.ascontiguousarray(X.T)
+        X = np.ascontiguousarray(X.T)
         if init is not None:
             init = np.asarray(init)
             if init.shape != (R, n) or not np.all(np.abs(init) == 1):
                 raise TsucError(f"init must be a ({R}, {n}) array of +-1")
-            self.S = np.ascontiguousarray(init[:, m.order]).astype(np.int8)
+            S = np.ascontiguousarray(init[:, m.order]).astype(np.int8)
         else:
-            self.S = np.where(self.X >> np.uint32(31), 1, -1).astype(np.int8)
-        F = m.fields(self.S)
-        s = self.S.astype(np.int64)
-        self.E = -(np.einsum("ij,ij->i", s, F) + s @ m.hq_perm) // 2  # 2E = -s.(I - hq) - 2 hq.s
-        self.F = F.astype(m.fdtype)
+            S = np.where(X >> np.uint32(31), 1, -1).astype(np.int8)
+        F = m.fields(S)
+        s = S.astype(np.int64)
+        E = -(np.einsum("ij,ij->i", s, F) + s @ m.hq_perm) // 2  # 2E = -s.(I - hq) - 2 hq.s
+        self.lanes = m.engine == "sparse" and R >= LANES_MIN
+        if self.lanes:
+            B = -(-R // LANES_MAX)
+            L = -(-R // B)
+            L = -(-L // 8) * 8  # whole vectors
+            pad = B * L - R
+
+            def blocks(a: np.ndarray) -> np.ndarray:
+                a = np.concatenate([a, np.repeat(a[:1], pad, axis=0)]) if pad else a
+                if a.ndim == 1:
+                    return np.ascontiguousarray(a.reshape(B, L))
+                return np.ascontiguousarray(a.reshape(B, L, n).transpose(0, 2, 1))
+
+            self.S, self.X, self.E, self.level4 = blocks(S), blocks(X), blocks(E), blocks(level)
+            self.level = self.level4.reshape(-1)[:R]  # views: swaps act on the blocks
+            self.E_view = self.E.reshape(-1)[:R]
+            self.flips = np.zeros((B, L), dtype=np.int64)
+            self.F = None
+        else:
+            self.S, self.X, self.E, self.level = S, X, E, level
+            self.level4 = level
+            self.E_view = self.E
+            self.F = F.astype(m.fdtype)
+            self.flips = np.zeros(R, dtype=np.int64)
         self.bestS = self.S.copy()
         self.bestE = self.E.copy()
-        self.flips = np.zeros(R, dtype=np.int64)
         self.counters = Counters()
         self.swap_rng = swap_stream(seed, replica_offset) if K > 1 else None
         self.t = 0  # sweeps done
@@ -270,23 +315,35 @@ class MachineRun:
             if K > 1:  # a block ends at the next swap round
                 c = min(c, self.swap_interval - self.t % self.swap_interval)
             tix, tables, W = m.layout.step_tables(B[a:a + c])
-            m._kernel(self.S, self.X, self.F, self.E, self.bestS, self.bestE, self.flips, self.level, tix, tables,
-                      int(W), int(m.layout.shift), *m._coupling_args)
+            if self.lanes:
+                kernels.sweeps_lanes(self.S, self.X, self.E, self.bestS, self.bestE, self.flips, self.level4, tix, tables,
+                                     np.int32(W), np.int32(m.layout.shift), *m.lanes_args())
+            else:
+                m._kernel(self.S, self.X, self.F, self.E, self.bestS, self.bestE, self.flips, self.level, tix, tables,
+                          int(W), int(m.layout.shift), *m._coupling_args)
             self.t += c
             if K > 1 and self.t % self.swap_interval == 0:
-                _swap(self.level, self.E, B[a + c - 1], self.groups, K, self.t // self.swap_interval - 1, self.swap_rng)
+                _swap(self.level, self.E_view, B[a + c - 1], self.groups, K, self.t // self.swap_interval - 1, self.swap_rng)
             a += c
         ct = self.counters
         ct.sweeps += B.shape[0]
         ct.clocks += B.shape[0] * m.num_colours
         ct.spin_updates += B.shape[0] * m.n * self.R
-        ct.flips = int(self.flips.sum())
+        ct.flips = int(self.flips.reshape(-1)[: self.R].sum())
+
+    def _rows(self, a: np.ndarray) -> np.ndarray:
+        """(R, n) or (R,) in replica order from either layout."""
+        if not self.lanes:
+            return a.copy()
+        if a.ndim == 2:
+            return a.reshape(-1)[: self.R].copy()
+        return a.transpose(0, 2, 1).reshape(-1, self.machine.n)[: self.R].copy()
 
     def result(self) -> RunResult:
         m = self.machine
         c = Counters(**self.counters.as_dict())
-        return RunResult(m.unpermute(self.S), self.E.copy(), m.unpermute(self.bestS), self.bestE.copy(),
-                         self.level.copy(), c)
+        return RunResult(m.unpermute(self._rows(self.S)), self._rows(self.E), m.unpermute(self._rows(self.bestS)),
+                         self._rows(self.bestE), self.level.copy(), c)
 
 
 def _swap(level: np.ndarray, energy: np.ndarray, betas: np.ndarray, groups: int, K: int, round_no: int,

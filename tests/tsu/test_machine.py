@@ -66,12 +66,20 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("replicas", [5, 11])  # sparse: replica rows below LANES_MIN, lanes (padded to 16) above
 @pytest.mark.parametrize("seed, n, density, engine, jmax", CASES)
-def test_anneal_matches_reference(seed, n, density, engine, jmax):
+def test_anneal_matches_reference(seed, n, density, engine, jmax, replicas):
     prog = random_program(seed, n, density, jmax=jmax, scale=0.02 * 127 / jmax)
     fast = PBitMachine(prog, engine=engine)
     betas = beta_schedule("geometric", 0.05, 4.0, 9)
-    assert_same(fast.run(5, betas, seed=seed), reference_run(prog, 5, betas, seed=seed))
+    assert_same(fast.run(replicas, betas, seed=seed), reference_run(prog, replicas, betas, seed=seed))
+
+
+def test_lanes_blocks_match_reference():
+    """More replicas than one lanes block holds: several blocks, the last one padded."""
+    prog = random_program(22, 12, 0.3)
+    betas = beta_schedule("geometric", 0.1, 3.0, 4)
+    assert_same(PBitMachine(prog, engine="sparse").run(70, betas, seed=3), reference_run(prog, 70, betas, seed=3))
 
 
 @pytest.mark.parametrize("engine", ["sparse", "dense"])
@@ -234,11 +242,13 @@ def test_anneal_tempering_returns_the_coldest_replica():
     assert out.samples.shape == (3, 12) and out.replicas == 12
 
 
-def test_anneal_time_limit_returns_the_best_final_state_of_complete_anneals():
+def test_anneal_time_limit_returns_the_best_final_state_of_complete_anneals(monkeypatch):
     prog = random_program(18, 20, 0.3)
     m = PBitMachine(prog)
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(A, "_clock", lambda: next(ticks) * 1e-3)  # a steady clock: 1 ms per reading
     p = A.AnnealParams(reads=2, sweeps=5, beta0=0.1, beta1=3.0, seed=1, time_limit=0.3)
-    out = A.anneal(m, p)
+    out = A.anneal(m, p, start=0.0)
     assert out.runs > 1 and out.anneal_sweeps == [5] * out.runs and not out.compressed
     assert out.counters.sweeps == 5 * out.runs
     # each read's sample is the lowest-energy FINAL state of its anneals (fresh streams each)
@@ -254,34 +264,48 @@ def test_anneal_time_limit_returns_the_best_final_state_of_complete_anneals():
 
 
 class _SlowRun:
-    """Stands in for a MachineRun: records the betas it is clocked through, `cost` s per sweep."""
+    """Stands in for a MachineRun on a simulated clock: records the betas it is clocked
+    through and advances the clock by `cost` seconds per sweep (no real time, no timing)."""
 
-    def __init__(self, cost: float) -> None:
-        self.cost, self.betas = cost, []
+    def __init__(self, cost: float, monkeypatch) -> None:
+        self.cost, self.betas, self.now = cost, [], 0.0
+        monkeypatch.setattr(A, "_clock", lambda: self.now)
 
     def advance(self, betas) -> None:
         self.betas.extend(np.asarray(betas)[:, 0].tolist())
-        time.sleep(self.cost * len(betas))
+        self.now += self.cost * len(betas)
 
 
-def test_time_limit_compresses_a_schedule_that_does_not_fit_and_still_ends_cold():
+def test_time_limit_compresses_a_schedule_that_does_not_fit_and_still_ends_cold(monkeypatch):
     p = A.AnnealParams(reads=1, sweeps=100000, beta0=0.1, beta1=3.0, time_limit=0.4)
     sched = A._Schedule(p)
-    run = _SlowRun(1e-3)  # 100000 sweeps would take 100 s
-    start = time.perf_counter()
-    done, compressed = A._run_fitted(run, sched, start + 0.4, [])
-    took = time.perf_counter() - start
-    assert compressed and 50 < done < 400 and took < 0.6
+    run = _SlowRun(1e-3, monkeypatch)  # 100000 sweeps would take 100 s
+    done, compressed = A._run_fitted(run, sched, 0.4, [])
+    assert compressed and done == len(run.betas) and 350 < done <= 400 and run.now <= 0.4
     b = np.array(run.betas)
     assert b[-1] == 3.0 and b[0] == sched.base[0]  # the whole beta range, ending at beta1
     assert np.all(np.diff(b) >= 0) and np.isin(b, sched.base).all()  # taken from the schedule, in order
 
 
-def test_time_limit_keeps_a_schedule_that_fits_exactly():
+def test_time_limit_expands_back_when_the_rate_recovers(monkeypatch):
+    p = A.AnnealParams(reads=1, sweeps=1000, beta0=0.1, beta1=3.0, time_limit=1.0)
+    sched = A._Schedule(p)
+    run = _SlowRun(0.1, monkeypatch)  # the first sweep is slow (as on a loaded machine) ...
+    real_advance = run.advance
+
+    def advance(betas):
+        real_advance(betas)
+        run.cost = 1e-4  # ... then the rate recovers: the rest fits in the time left
+    run.advance = advance
+    done, compressed = A._run_fitted(run, sched, 1.0, [])
+    assert compressed and done > 800 and run.betas[-1] == 3.0  # only the slow start was compressed
+
+
+def test_time_limit_keeps_a_schedule_that_fits_exactly(monkeypatch):
     p = A.AnnealParams(reads=1, sweeps=300, beta0=0.1, beta1=3.0, time_limit=5)
     sched = A._Schedule(p)
-    run = _SlowRun(1e-5)
-    done, compressed = A._run_fitted(run, sched, time.perf_counter() + 5, [])
+    run = _SlowRun(1e-3, monkeypatch)
+    done, compressed = A._run_fitted(run, sched, 5.0, [])
     assert done == 300 and not compressed
     np.testing.assert_array_equal(run.betas, sched.base)
 
