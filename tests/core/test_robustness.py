@@ -180,3 +180,13 @@ def test_cli_checks_output_paths_before_running(artifact, tmp_path, option, make
     assert result.exit_code == 1
     assert result.output.startswith("error: ") and "internal error" not in result.output
     assert "y:" not in result.output  # refused before any work, not after printing the outputs
+
+
+def test_names_that_are_not_utf8(tmp_path):
+    model = _mlp()
+    model.graph.initializer[1].name = "Zb"
+    model.graph.node[0].input[2] = "Zb"
+    data = model.SerializeToString().replace(b"Zb", b"\xf7b")  # same length: the protobuf stays well-formed
+    (tmp_path / "m.onnx").write_bytes(data)
+    with pytest.raises(TsucError, match="not valid UTF-8"):
+        tsuc.compile(str(tmp_path / "m.onnx"), target="cpu")
