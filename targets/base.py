@@ -49,6 +49,8 @@ class Option:
                 raise TsucError(f"{where} is not a valid {self.type.__name__}") from None
             if isinstance(value, float) and not math.isfinite(value):
                 raise TsucError(f"{where} is not a finite number")
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                raise TsucError(f"{where} does not fit in 64 bits")
         if self.choices is not None and value not in self.choices:
             raise TsucError(f"{where} must be one of {', '.join(map(str, self.choices))}")
         if self.minimum is not None and value < self.minimum:

@@ -191,3 +191,10 @@ def test_names_that_are_not_utf8(tmp_path):
     (tmp_path / "m.onnx").write_bytes(data)
     with pytest.raises(TsucError, match="not valid UTF-8"):
         tsuc.compile(str(tmp_path / "m.onnx"), target="cpu")
+
+
+def test_integer_options_beyond_64_bits():
+    from tsuc.targets.registry import get_target
+
+    with pytest.raises(TsucError, match="64 bits"):
+        get_target("tsu", {"n_pbits": 10**30})
