@@ -12,7 +12,7 @@ import onnx
 
 _BROADCASTING = {"Add", "Sub", "Mul", "Div", "Pow", "Mod", "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual",
                  "And", "Or", "Xor", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "Where", "Max", "Min", "Sum",
-                 "Mean", "PRelu"}
+                 "Mean"}
 
 
 def _static_shapes(model: onnx.ModelProto) -> dict[str, list[int]]:

@@ -90,6 +90,26 @@ def parse_shape(text: str) -> list[int]:
     return dims
 
 
+def _check_names(graph: onnx.GraphProto, where: str) -> None:
+    """protobuf hands out a string field that is not valid UTF-8 as bytes; refuse such names."""
+    def bad(name: object) -> bool:
+        return not isinstance(name, str)
+
+    for vi in list(graph.input) + list(graph.output) + list(graph.value_info):
+        if bad(vi.name):
+            raise TsucError(f"{where}: a value name is not valid UTF-8 ({vi.name[:40]!r})")
+    for t in graph.initializer:
+        if bad(t.name):
+            raise TsucError(f"{where}: an initializer name is not valid UTF-8 ({t.name[:40]!r})")
+    for node in graph.node:
+        for name in [node.name, node.op_type, node.domain, *node.input, *node.output, *(a.name for a in node.attribute)]:
+            if bad(name):
+                raise TsucError(f"{where}: node {node.name if isinstance(node.name, str) else '?'!r} has a name that is not valid UTF-8 ({name[:40]!r})")
+        for attr in node.attribute:
+            for sub in ([attr.g] if attr.type == AttributeProto.GRAPH else list(attr.graphs)):
+                _check_names(sub, where)
+
+
 def default_opset(model: ModelProto) -> int | None:
     return next((o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS), None)
 
@@ -103,6 +123,10 @@ def prepare(model: ModelProto, where: str, input_shapes: dict[str, list[int]] | 
     converted down. If the converter cannot convert an old model, or the converted model's
     inputs or outputs differ from the original's, the model is imported at its own opset: its
     ops whose schema changed since are then carried to the host as whole nodes."""
+    _check_names(model.graph, where)
+    for o in model.opset_import:
+        if not isinstance(o.domain, str):
+            raise TsucError(f"{where}: an opset domain is not valid UTF-8 ({o.domain[:40]!r})")
     opset = default_opset(model)
     if opset is not None and opset > OPSET:
         raise UnsupportedError(f"{where}: the model uses ONNX opset {opset}, newer than opset {OPSET}, the newest the "

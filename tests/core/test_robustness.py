@@ -47,22 +47,23 @@ def _npy_member(manifest) -> str:
     return next(n for n, e in manifest["members"].items() if e.get("kind") == "array")
 
 
-@pytest.mark.parametrize("descr, shape, words", [
-    ("|O", "(2,)", "|O"), ("<U4", "(1,)", "<U4"), ("|V8", "(1,)", "|V8"),
-    ("<f4", "(1000000000000000000000000000000,)", "wrong number of bytes"), ("<f4", "(-4, -1)", "invalid shape"),
+@pytest.mark.parametrize("descr, shape, nbytes, manifest_shape, words", [
+    ("|O", "(2,)", 16, [2], "dtype"), ("<U4", "(1,)", 16, [1], "dtype <U4"), ("|V8", "(1,)", 8, [1], "dtype |V8"),
+    ("<f4", "(1000000000000000000000000000000,)", 16, [10**30], "wrong number of bytes"),
+    ("<f4", "(-4, -1)", 16, [4], "invalid shape"), ("<f4", "(2, 2)", 16, [4], "manifest says"),
 ])
-def test_loader_refuses_npy_headers_tsuc_never_writes(artifact, descr, shape, words):
+def test_loader_refuses_npy_headers_tsuc_never_writes(artifact, descr, shape, nbytes, manifest_shape, words):
+    """The payload has exactly the bytes the header asks for, so only the named check can refuse it."""
     def edit(manifest, members):
         name = _npy_member(manifest)
         header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}"
         body = header.encode() + b" " * (-(10 + len(header) + 1) % 64) + b"\n"
-        old = members[name]
-        members[name] = b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body + old[10 + int.from_bytes(old[8:10], "little"):]
+        members[name] = b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body + b"\0" * nbytes
         manifest["members"][name]["dtype"] = descr
-        manifest["members"][name]["shape"] = [1]
+        manifest["members"][name]["shape"] = manifest_shape
 
     _rewrite(artifact, edit)
-    with pytest.raises(ArtifactError, match="not a valid|holds an array|invalid shape|wrong number of bytes|manifest says") as err:
+    with pytest.raises(ArtifactError, match=words) as err:
         load(artifact)
     assert "\n" not in str(err.value)
 
@@ -179,3 +180,20 @@ def test_cli_checks_output_paths_before_running(artifact, tmp_path, option, make
     assert result.exit_code == 1
     assert result.output.startswith("error: ") and "internal error" not in result.output
     assert "y:" not in result.output  # refused before any work, not after printing the outputs
+
+
+def test_names_that_are_not_utf8(tmp_path):
+    model = _mlp()
+    model.graph.initializer[1].name = "Zb"
+    model.graph.node[0].input[2] = "Zb"
+    data = model.SerializeToString().replace(b"Zb", b"\xf7b")  # same length: the protobuf stays well-formed
+    (tmp_path / "m.onnx").write_bytes(data)
+    with pytest.raises(TsucError, match="not valid UTF-8"):
+        tsuc.compile(str(tmp_path / "m.onnx"), target="cpu")
+
+
+def test_integer_options_beyond_64_bits():
+    from tsuc.targets.registry import get_target
+
+    with pytest.raises(TsucError, match="64 bits"):
+        get_target("tsu", {"n_pbits": 10**30})
