@@ -34,7 +34,7 @@ def _gemm_then_if(opset: int = 17) -> onnx.ModelProto:
 
 
 def test_capture_is_an_operand_in_the_ir():
-    _m, _n, _p, text = lower(_gemm_then_if(), get_target("cpu"), emit="core")
+    _m, _n, _p, text = lower(_gemm_then_if(), [get_target("cpu")], emit="core")
     assert '"onnxnode.node"' in text and 'captures = ["h"]' in text and 'op_type = "If"' in text
 
 

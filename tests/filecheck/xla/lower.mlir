@@ -3,7 +3,7 @@
 
 builtin.module {
   func.func @main(%x: tensor<1x4x8x8xf32>) -> tensor<1x6xf32> {
-    %y = tsuc.segment "xla0" target "xla" (%x) : (tensor<1x4x8x8xf32>) -> tensor<1x6xf32> {
+    %y = tsuc.segment "xla0" target #tsuc.target<"xla">(%x) : (tensor<1x4x8x8xf32>) -> tensor<1x6xf32> {
     ^bb0(%a: tensor<1x4x8x8xf32>):
       %w = "onnx.Constant"() {value = dense_resource<conv_w> : tensor<6x2x3x3xf32>} : () -> tensor<6x2x3x3xf32>
       %c = "onnx.Conv"(%a, %w) {group = 2 : i64, pads = [1 : i64, 1 : i64, 1 : i64, 1 : i64]} : (tensor<1x4x8x8xf32>, tensor<6x2x3x3xf32>) -> tensor<1x6x8x8xf32>
