@@ -87,7 +87,6 @@ def main() -> None:
     os.makedirs(args.workdir, exist_ok=True)
 
     import onnxruntime as ort
-
     import tsuc
     from tsuc.tools.models import parameter_count, random_resnet50
 
