@@ -43,7 +43,7 @@ def available() -> bool:
 
 @cache
 def cpu_device():
-    _jax_, _xc, backend, _mlir, _dl = _jax()
+    _j, _xc, backend, _mlir, _dl = _jax()
     be = backend.get_backend("cpu")
     return be, be.local_devices()[0]
 

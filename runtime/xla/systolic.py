@@ -81,7 +81,7 @@ def profile_ops(records: list[dict[str, Any]], cfg: ArrayConfig) -> tuple[list[d
     if not records:
         return [], {"cycles": 0, "compute_cycles": 0, "macs": 0, "bytes": 0, "energy_j": 0.0, "utilisation": 0.0, "time_ms": 0.0}
     is_gemm = np.array([r["kind"] == "gemm" for r in records])
-    get = lambda key, default=0: np.array([r.get(key, default) for r in records], dtype=np.int64)  # noqa: E731
+    get = lambda key, default=0: np.array([r.get(key, default) for r in records], dtype=np.int64)
     batch, m, k, n = get("batch", 1), get("m"), get("k"), get("n")
     macs = np.where(is_gemm, batch * m * k * n, 0)
     compute = np.where(is_gemm, batch * gemm_cycles(np.maximum(m, 1), np.maximum(k, 1), np.maximum(n, 1), cfg.rows, cfg.cols, cfg.dataflow), 0)

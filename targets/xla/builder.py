@@ -66,7 +66,7 @@ class HloBuilder:
 
     # -- constants ---------------------------------------------------------------------------
 
-    def constant(self, array: np.ndarray | float | int, element: Attribute) -> SSAValue:
+    def constant(self, array: np.ndarray | float, element: Attribute) -> SSAValue:
         arr = np.asarray(array, dtype=numpy_dtype(element) if not _is_bool(element) else np.bool_)
         ty = TensorType(element, list(arr.shape))
         if arr.size > INLINE_LIMIT and self.store is not None:
@@ -77,7 +77,7 @@ class HloBuilder:
             values = [int(v) for v in values]
         return self.add(hlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(ty, values)))
 
-    def splat(self, value: float | int, element: Attribute, shape: Sequence[int]) -> SSAValue:
+    def splat(self, value: float, element: Attribute, shape: Sequence[int]) -> SSAValue:
         scalar = self.constant(value, element)
         return self.broadcast_to(scalar, shape) if len(shape) else scalar
 

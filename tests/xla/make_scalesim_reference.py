@@ -70,7 +70,7 @@ def total_cycles(m: int, n: int, k: int, rows: int, cols: int, df: str, work: st
     with open(cfg, "w") as f:
         f.write(CONFIG.format(rows=rows, cols=cols, df=df))
     with open(topo, "w") as f:
-        f.write("Layer, M, N, K,\ng0, {}, {}, {},\n".format(m, n, k))
+        f.write(f"Layer, M, N, K,\ng0, {m}, {n}, {k},\n")
     with open(layout, "w") as f:
         f.write("Layer name, IFMAP Height Intraline Factor, IFMAP Width Intraline Factor, Filter Height Intraline Factor, "
                 "Filter Width Intraline Factor, Channel Intraline Factor, Num Filter Intraline Factor, IFMAP Height Intraline Order, "

@@ -12,7 +12,7 @@ import pytest
 from onnx import helper
 
 import tsuc
-from tests.xla.models import BOOL, F, I64, graph_model, rand
+from tests.xla.models import BOOL, I64, F, graph_model, rand
 
 N = helper.make_node
 
@@ -143,8 +143,8 @@ def test_dropout_mask_keeps_it_on_host_with_the_reason():
 
     model = graph_model([N("Conv", ["x", "w"], ["c"], name="conv"), N("Dropout", ["c"], ["y", "mask"], name="drop")],
                         {"x": (F, [1, 2, 5, 5])}, {"y": (F, None), "mask": (BOOL, None)}, {"w": rand((2, 2, 3, 3), 1)})
-    from tsuc.targets.xla.support import xla_support
     from tsuc.compiler.emit import main_function
+    from tsuc.targets.xla.support import xla_support
 
     module, *_ = lower(model, [get_target("xla")], emit="core")
     reasons = {op.name: xla_support(op) for op in main_function(module).body.block.ops if op.name.startswith("onnx.") and op.name != "onnx.Constant"}

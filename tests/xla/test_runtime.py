@@ -144,9 +144,9 @@ def test_devices_tell_the_truth():
     assert names[:3] == ["host", "xla:cpu", "xla:systolic"]
     systolic = tsuc.devices()[2]
     assert systolic.simulated and not systolic.runs_artifacts
-    from tsuc.runtime.devices import is_tpu_available
-
     import jax
+
+    from tsuc.runtime.devices import is_tpu_available
 
     assert is_tpu_available() == bool([d for d in jax.devices() if d.platform == "tpu"])
 

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import tsuc  # noqa: E402
+import tsuc
 
 
 class Tagger(torch.nn.Module):

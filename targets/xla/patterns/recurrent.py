@@ -77,7 +77,7 @@ class LowerRecurrent(OnnxToHlo):
             wb = rb = None
             if bd is not None:
                 wb, rb = _slice(b, bd, 0, 0, gh), _slice(b, bd, 0, gh, 2 * gh)
-                xw = b.binary("add", xw, wb if t == "LSTM" else wb)
+                xw = b.binary("add", xw, wb)  # input biases of every gate (GRU: the recurrent ones stay per step)
             xw = b.reshape(xw, (seq, batch, gh))
             h = b.reshape(_slice(b, h0, 0, d, d + 1), (batch, hidden)) if h0 is not None else b.splat(0.0, el, (batch, hidden))
             c = b.reshape(_slice(b, c0, 0, d, d + 1), (batch, hidden)) if c0 is not None else b.splat(0.0, el, (batch, hidden))
@@ -101,7 +101,7 @@ class LowerRecurrent(OnnxToHlo):
             ys.append(b.add(hlo.ConcatenateOp(ordered, 0)) if len(ordered) > 1 else ordered[0])
             hs.append(b.reshape(h, (1, batch, hidden)))
             cs.append(b.reshape(c, (1, batch, hidden)))
-        cat = lambda vs, axis: b.add(hlo.ConcatenateOp(vs, axis)) if len(vs) > 1 else vs[0]  # noqa: E731
+        cat = lambda vs, axis: b.add(hlo.ConcatenateOp(vs, axis)) if len(vs) > 1 else vs[0]
         y, yh, yc = cat(ys, 1), cat(hs, 0), cat(cs, 0)
         if layout:
             y, yh, yc = b.transpose(y, [2, 0, 1, 3]), b.transpose(yh, [1, 0, 2]), b.transpose(yc, [1, 0, 2])
