@@ -33,7 +33,7 @@ class XlaOptions(Options):
     ofmap_sram_kb: int = option(4096, "accumulator buffer in KiB (TPU v1: 4 MiB)", minimum=1, maximum=1 << 24)
     bandwidth_gbps: float = option(34.0, "off-chip memory bandwidth in GB/s (TPU v1's DDR3: 34)", minimum=1e-3,
                                    maximum=1e6)
-    energy_mac_pj: float = option(0.2, "energy per MAC in pJ (assumption: 8-bit MAC at 28 nm, Horowitz ISSCC'14 scale)",
+    energy_mac_pj: float = option(0.2, "energy per MAC in pJ (8-bit multiply at 45 nm, Horowitz ISSCC 2014; adds ignored)",
                                   minimum=0.0, maximum=1e6)
-    energy_byte_pj: float = option(20.0, "energy per off-chip byte in pJ (assumption: DRAM access, Horowitz ISSCC'14 "
-                                         "scale)", minimum=0.0, maximum=1e6)
+    energy_byte_pj: float = option(160.0, "energy per off-chip byte in pJ (DRAM: 1.3 nJ per 64-bit access, Horowitz "
+                                          "ISSCC 2014)", minimum=0.0, maximum=1e6)
