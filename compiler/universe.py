@@ -60,6 +60,7 @@ TSUC_DIALECTS: dict[str, Callable[[], Dialect]] = {
     "tsuc": _tsuc,
     "tfmbs": lambda: __import__("tsuc.dialects.tfmbs", fromlist=["TFMBS"]).TFMBS,
     "tsu": lambda: __import__("tsuc.dialects.tsu", fromlist=["TSU"]).TSU,
+    "hologram": lambda: __import__("tsuc.dialects.hologram", fromlist=["HOLOGRAM"]).HOLOGRAM,
 }
 
 TSUC_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
