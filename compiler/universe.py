@@ -77,6 +77,11 @@ TSUC_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "tfmbs-lower": lambda: __import__("tsuc.targets.tfmbs.lower", fromlist=["_"]).LowerToTfmbsPass,
     "tfmbs-allocate": lambda: __import__("tsuc.targets.tfmbs.allocate", fromlist=["_"]).AllocateTfmbsPass,
     "tfmbs-to-linalg": lambda: __import__("tsuc.targets.tfmbs.to_linalg", fromlist=["_"]).TfmbsToLinalgPass,
+    "hologram-configure": lambda: __import__("tsuc.targets.hologram.options", fromlist=["_"]).ConfigureHologramPass,
+    "hologram-lower": lambda: __import__("tsuc.targets.hologram.lower", fromlist=["_"]).LowerToHologramPass,
+    "hologram-canonicalize": lambda: __import__("tsuc.targets.hologram.canonicalize", fromlist=["_"]).CanonicalizeHologramPass,
+    "hologram-fuse": lambda: __import__("tsuc.targets.hologram.fuse", fromlist=["_"]).FuseHologramPass,
+    "hologram-allocate": lambda: __import__("tsuc.targets.hologram.allocate", fromlist=["_"]).AllocateHologramPass,
     "tfmbs-outline": lambda: __import__("tsuc.targets.tfmbs.to_linalg", fromlist=["_"]).TfmbsOutlinePass,
 }
 

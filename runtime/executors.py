@@ -72,6 +72,7 @@ EXECUTORS: dict[str, str] = {
     "tfmbs": "tsuc.runtime.tfmbs.executor:TfmbsSegment",
     "tsu-ising": "tsuc.runtime.tsu.executor:IsingSegment",
     "tsu-sample": "tsuc.runtime.tsu.executor:SampleSegment",
+    "hologram": "tsuc.runtime.hologram.executor:HologramSegment",
 }
 
 

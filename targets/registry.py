@@ -11,6 +11,7 @@ TARGETS: dict[str, str] = {
     "cpu": "tsuc.targets.cpu:CpuTarget",
     "tfmbs": "tsuc.targets.tfmbs.target:TfmbsTarget",
     "tsu": "tsuc.targets.tsu.target:TsuTarget",
+    "hologram": "tsuc.targets.hologram.target:HologramTarget",
 }
 
 
