@@ -18,8 +18,10 @@ A `hologram.kernel` is one launch of the engine. Its operands are pool buffers (
 inputs, constants, outputs of earlier kernels), its results the buffers it writes; values
 inside its region are fused intermediates that stay in the engine and take no pool space.
 `ins_at` / `outs_at` are the class assignment made by `hologram-allocate`: each buffer is a
-run of consecutive classes (`#hologram.class<first, count>`) or, when the live set does not
-fit, a byte range of the linear pool (`#hologram.linear<offset, bytes>`), counted as spill.
+run of consecutive classes (`#hologram.class<first, count>`), a run of the 256-byte pages of
+one class for a buffer smaller than a class (`#hologram.pages<class, first, pages>`; the
+seed's classes are 48 such pages) or, when the live set does not fit, a byte range of the
+linear pool (`#hologram.linear<offset, bytes>`), counted as spill.
 
 Vector ops work on f32 tensors with numpy broadcasting for the binary ops; every op declares
 its cost class (`COST`: simple, div, transcendental, softmax, reduce, gemm, move, view, loss)
@@ -70,6 +72,8 @@ from xdsl.utils.exceptions import VerifyException
 # holds the same numbers (tsuc.runtime.hologram.machine), which a test keeps equal.
 CLASS_BYTES = 12_288
 NUM_CLASSES = 96
+PAGE_BYTES = 256
+PAGES_PER_CLASS = CLASS_BYTES // PAGE_BYTES  # 48
 
 
 def _shape(ty: Attribute) -> tuple[int, ...]:
@@ -168,7 +172,41 @@ class LinearAttr(ParametrizedAttribute):
             raise VerifyException("#hologram.linear needs a non-negative, 64-byte aligned offset and size")
 
 
-PLACES = (ClassAttr, LinearAttr)
+@irdl_attr_definition
+class PagesAttr(ParametrizedAttribute):
+    """A buffer smaller than a class: `pages` consecutive 256-byte pages of class `cls` from `first`."""
+
+    name = "hologram.pages"
+
+    cls: IntAttr
+    first: IntAttr
+    pages: IntAttr
+
+    def __init__(self, cls: int, first: int, pages: int) -> None:
+        super().__init__(IntAttr(cls), IntAttr(first), IntAttr(pages))
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        with parser.in_angle_brackets():
+            values = [parser.parse_integer()]
+            for _ in range(2):
+                parser.parse_punctuation(",")
+                values.append(parser.parse_integer())
+        return [IntAttr(v) for v in values]
+
+    def print_parameters(self, printer: Printer) -> None:
+        printer.print_string(f"<{self.cls.data}, {self.first.data}, {self.pages.data}>")
+
+    def capacity(self) -> int:
+        return self.pages.data * PAGE_BYTES
+
+    def verify(self) -> None:
+        c, f, n = self.cls.data, self.first.data, self.pages.data
+        if not 0 <= c < NUM_CLASSES or f < 0 or n < 1 or f + n > PAGES_PER_CLASS:
+            raise VerifyException(f"#hologram.pages<{c}, {f}, {n}> is outside class {c}'s {PAGES_PER_CLASS} pages of the {NUM_CLASSES}-class pool")
+
+
+PLACES = (ClassAttr, PagesAttr, LinearAttr)
 
 
 # -- vector ops --------------------------------------------------------------------------------
@@ -672,7 +710,7 @@ class KernelOp(IRDLOperation):
                 raise VerifyException(f"hologram.kernel {key} must place each of its {len(values)} buffer(s)")
             for place, v in zip(places.data, values):
                 if not isinstance(place, PLACES):
-                    raise VerifyException(f"hologram.kernel {key} entries must be #hologram.class or #hologram.linear")
+                    raise VerifyException(f"hologram.kernel {key} entries must be #hologram.class, #hologram.pages or #hologram.linear")
                 need = 4
                 for d in _shape(v.type):
                     need *= d
@@ -704,4 +742,4 @@ VECTOR_OPS: tuple[type[VectorOp], ...] = (
     MseLossOp, CrossEntropyLossOp, BinaryCrossEntropyLossOp,
 )
 
-HOLOGRAM = Dialect("hologram", [*VECTOR_OPS, KernelOp, YieldOp], [ClassAttr, LinearAttr])
+HOLOGRAM = Dialect("hologram", [*VECTOR_OPS, KernelOp, YieldOp], [ClassAttr, PagesAttr, LinearAttr])

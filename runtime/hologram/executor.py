@@ -20,7 +20,7 @@ import numpy as np
 from tsuc.errors import ArtifactError, TsucError
 from tsuc.runtime.executors import SegmentExecutor
 from tsuc.runtime.hologram.kernels import compile_step, work_rows
-from tsuc.runtime.hologram.machine import Machine, kernel_cost
+from tsuc.runtime.hologram.machine import Machine, kernel_cost, op_counts
 from tsuc.runtime.hologram.pool import Pool
 
 CONFIG_VERSION = 1
@@ -165,6 +165,18 @@ class HologramSegment(SegmentExecutor):
             "linear_bytes_moved": sum(c["linear_bytes"] for c in self.costs),
             "sim_time_s": cycles / (self.machine.clock_mhz * 1e6),
         }
+
+    def op_counters(self) -> dict[str, int]:
+        """Lane-ops by step kind, reduction-tree outputs and op count, from the static shapes
+        (what the cost model prices; the reference interpreter counts the same from arrays)."""
+        total = {"s": 0, "d": 0, "t": 0, "trees": 0, "ops": 0}
+        for kern in self.kernels:
+            for op in kern["ops"]:
+                work, rows = work_rows(op, self.values)
+                for k, v in op_counts(op["op"], work, rows).items():
+                    total[k] += v
+                total["ops"] += 1
+        return total
 
     def describe(self) -> str:
         s = self.stats

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy import special
 
+from tsuc.runtime.hologram import fastmath
 from tsuc.errors import ArtifactError
 
 Step = Callable[[list], None]
@@ -48,9 +48,8 @@ def work_rows(op: dict[str, Any], values: list[dict[str, Any]]) -> tuple[int, in
 
 _BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "min": np.minimum, "max": np.maximum}
 _UNARY = {"abs": np.abs, "neg": np.negative, "sqrt": np.sqrt, "exp": np.exp, "log": np.log, "tanh": np.tanh,
-          "sigmoid": special.expit, "erf": special.erf}
+          "sigmoid": fastmath.sigmoid, "erf": fastmath.erf}
 _REDUCE = {"reduce_sum": np.sum, "reduce_min": np.min, "reduce_max": np.max, "reduce_mean": np.mean}
-_SQRT1_2 = np.float32(1 / np.sqrt(2))
 
 
 def compile_step(op: dict[str, Any], values: list[dict[str, Any]], view_out: bool) -> Step:
@@ -63,21 +62,15 @@ def compile_step(op: dict[str, Any], values: list[dict[str, Any]], view_out: boo
     if name in _UNARY:
         f = _UNARY[name]
         (a,) = ins
+        if name in ("sigmoid", "erf"):
+            return lambda bufs: f(bufs[a], bufs[o])
         return lambda bufs: f(bufs[a], out=bufs[o])
     if name == "relu":
         (a,) = ins
         return lambda bufs: np.maximum(bufs[a], np.float32(0), out=bufs[o])
     if name == "gelu":
         (a,) = ins
-
-        def gelu(bufs: list) -> None:
-            x, y = bufs[a], bufs[o]
-            np.multiply(x, _SQRT1_2, out=y)
-            special.erf(y, out=y)
-            y += np.float32(1)
-            y *= x
-            y *= np.float32(0.5)
-        return gelu
+        return lambda bufs: fastmath.gelu(bufs[a], bufs[o])
     if name in ("add_scalar", "mul_scalar"):
         f = np.add if name == "add_scalar" else np.multiply
         v = np.float32(attrs["value"])

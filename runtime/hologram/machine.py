@@ -24,6 +24,8 @@ from typing import Any
 CLASS_BYTES = 12_288
 NUM_CLASSES = 96
 POOL_BYTES = CLASS_BYTES * NUM_CLASSES  # 1,179,648 B = 1.125 MiB
+PAGE_BYTES = 256
+PAGES_PER_CLASS = CLASS_BYTES // PAGE_BYTES  # 48
 ALIGN = 64
 
 # name: (default, help with source)

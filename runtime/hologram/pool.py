@@ -1,8 +1,8 @@
 """The class pool: one 64-byte aligned numpy buffer, buffers as views into it.
 
 Bytes [0, 1,179,648) are the 96 classes of 12,288 B (class c starts at c * 12,288); the
-linear pool follows. A buffer placed at `["class", first, count]` or `["linear", offset,
-bytes]` is a float32 view of its bytes, reshaped to the buffer's shape, so writing a
+linear pool follows. A buffer placed at `["class", first, count]`, `["pages", class,
+first, pages]` (256-byte pages inside one class) or `["linear", offset, bytes]` is a float32 view of its bytes, reshaped to the buffer's shape, so writing a
 kernel's result into it writes the pool and nothing is copied.
 
 (The seed maps a byte value b to class 24*h2 + 8*d + l for its content addressing; tsuc's
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tsuc.errors import ArtifactError
-from tsuc.runtime.hologram.machine import ALIGN, CLASS_BYTES, NUM_CLASSES, POOL_BYTES
+from tsuc.runtime.hologram.machine import ALIGN, CLASS_BYTES, NUM_CLASSES, PAGE_BYTES, PAGES_PER_CLASS, POOL_BYTES
 
 
 def aligned_bytes(size: int, align: int = ALIGN) -> np.ndarray:
@@ -40,6 +40,11 @@ class Pool:
             if first < 0 or count < 1 or first + count > NUM_CLASSES:
                 raise ArtifactError(f"class run {first}+{count} lies outside the {NUM_CLASSES}-class pool")
             return first * CLASS_BYTES, count * CLASS_BYTES
+        if kind == "pages":
+            cls, first, pages = int(place[1]), int(place[2]), int(place[3])
+            if not 0 <= cls < NUM_CLASSES or first < 0 or pages < 1 or first + pages > PAGES_PER_CLASS:
+                raise ArtifactError(f"page run {cls}:{first}+{pages} lies outside the pool")
+            return cls * CLASS_BYTES + first * PAGE_BYTES, pages * PAGE_BYTES
         if kind == "linear":
             offset, size = int(place[1]), int(place[2])
             if offset < 0 or offset + size > self.linear_bytes:

@@ -6,7 +6,9 @@ kernels) is live from the kernel that writes it (segment inputs and constants: f
 start; constants stay resident for the whole segment, outputs to its end) to the last kernel
 that reads it; when a kernel starts, buffers whose last reader came before it return their
 classes. A buffer takes ceil(bytes / 12,288) consecutive classes, first fit, so a numpy view
-of it is one contiguous array; one that finds no run goes to the linear pool (64-byte
+of it is one contiguous array; a buffer smaller than a class takes a run of the class's
+256-byte pages instead (best fit, partly used classes first), so small constants and
+per-channel vectors share classes; one that finds no room goes to the linear pool (64-byte
 aligned, bump-allocated) and its bytes are counted as spill. The result is in the IR
 (`ins_at` / `outs_at` on each kernel, pool figures on the segment) and so in the artifact.
 """
@@ -22,8 +24,11 @@ from xdsl.passes import ModulePass
 
 from tsuc.dialects import hologram as hg
 from tsuc.dialects.tsuc import SegmentOp
-from tsuc.runtime.hologram.machine import ALIGN, CLASS_BYTES, NUM_CLASSES
+from tsuc.runtime.hologram.machine import ALIGN, CLASS_BYTES, NUM_CLASSES, PAGE_BYTES, PAGES_PER_CLASS
 from tsuc.targets.hologram.lower import hologram_segments
+
+
+Place = hg.ClassAttr | hg.PagesAttr | hg.LinearAttr
 
 
 def nbytes(v: SSAValue) -> int:
@@ -35,7 +40,7 @@ def nbytes(v: SSAValue) -> int:
 
 @dataclass
 class Allocation:
-    places: dict[SSAValue, hg.ClassAttr | hg.LinearAttr]
+    places: dict[SSAValue, Place]
     classes_used: int
     peak_classes: int
     spill_bytes: int
@@ -71,42 +76,89 @@ def allocate_segment(seg: SegmentOp) -> Allocation:
         owner = getattr(v, "owner", None)
         if owner is not None and getattr(owner, "name", "") == "onnx.Constant":
             last[v] = end  # resident weights
-    free = [True] * NUM_CLASSES
-    used = [False] * NUM_CLASSES
-    places: dict[SSAValue, hg.ClassAttr | hg.LinearAttr] = {}
-    holding: dict[SSAValue, tuple[int, int]] = {}
+    pool = PagePool()
+    places: dict[SSAValue, Place] = {}
+    holding: dict[SSAValue, Place] = {}
     linear_top = spill = peak = 0
     for t in range(-1, end):
-        for v, (first, count) in list(holding.items()):
+        for v, place in list(holding.items()):
             if last[v] < t:
-                for c in range(first, first + count):
-                    free[c] = True
+                pool.release(place)
                 del holding[v]
         for v in [v for v in order if start[v] == t]:
             size = nbytes(v)
-            need = max(1, -(-size // CLASS_BYTES))
-            first = _first_fit(free, need)
-            if first is None:
+            place = pool.take(size)
+            if place is None:
                 places[v] = hg.LinearAttr(linear_top, size)
                 linear_top += -(-size // ALIGN) * ALIGN
                 spill += size
                 continue
-            for c in range(first, first + need):
-                free[c] = False
-                used[c] = True
-            holding[v] = (first, need)
-            places[v] = hg.ClassAttr(first, need)
-        peak = max(peak, NUM_CLASSES - sum(free))
-    return Allocation(places, sum(used), peak, spill, linear_top)
+            holding[v] = places[v] = place
+        peak = max(peak, pool.busy_classes())
+    return Allocation(places, pool.classes_touched(), peak, spill, linear_top)
 
 
-def _first_fit(free: list[bool], need: int) -> int | None:
-    run = 0
-    for c, f in enumerate(free):
-        run = run + 1 if f else 0
-        if run == need:
-            return c - need + 1
-    return None
+class PagePool:
+    """Free pages of the 96 classes: whole classes for big buffers, page runs for small ones."""
+
+    def __init__(self) -> None:
+        self.free = [[True] * PAGES_PER_CLASS for _ in range(NUM_CLASSES)]
+        self.touched = [False] * NUM_CLASSES
+
+    def take(self, size: int) -> Place | None:
+        if size > CLASS_BYTES:
+            need = -(-size // CLASS_BYTES)
+            run = 0
+            for c in range(NUM_CLASSES):
+                run = run + 1 if all(self.free[c]) else 0
+                if run == need:
+                    first = c - need + 1
+                    for k in range(first, first + need):
+                        self.free[k] = [False] * PAGES_PER_CLASS
+                        self.touched[k] = True
+                    return hg.ClassAttr(first, need)
+            return None
+        pages = max(1, -(-size // PAGE_BYTES))
+        # best fit: the partly used class with the shortest free run that holds it, else an empty class
+        best = None
+        for c in range(NUM_CLASSES):
+            empty = all(self.free[c])
+            for first, length in _runs(self.free[c]):
+                if length >= pages:
+                    key = (empty, length)
+                    if best is None or key < best[0]:
+                        best = (key, c, first)
+        if best is None:
+            return None
+        _, c, first = best
+        for k in range(first, first + pages):
+            self.free[c][k] = False
+        self.touched[c] = True
+        return hg.PagesAttr(c, first, pages)
+
+    def release(self, place: Place) -> None:
+        if isinstance(place, hg.ClassAttr):
+            for c in range(place.first.data, place.first.data + place.count.data):
+                self.free[c] = [True] * PAGES_PER_CLASS
+        elif isinstance(place, hg.PagesAttr):
+            for k in range(place.first.data, place.first.data + place.pages.data):
+                self.free[place.cls.data][k] = True
+
+    def busy_classes(self) -> int:
+        return sum(1 for c in range(NUM_CLASSES) if not all(self.free[c]))
+
+    def classes_touched(self) -> int:
+        return sum(self.touched)
+
+
+def _runs(free: list[bool]):
+    start = None
+    for k, f in enumerate(free + [False]):
+        if f and start is None:
+            start = k
+        elif not f and start is not None:
+            yield start, k - start
+            start = None
 
 
 @dataclass(frozen=True)

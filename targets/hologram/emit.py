@@ -3,7 +3,7 @@
 The config holds (version `CONFIG_VERSION`):
 - `machine`: the cost-model constants (`tsuc.runtime.hologram.machine.Machine`);
 - `values`: every buffer and fused intermediate by id: `shape` and `place` (["class", first,
-  count], ["linear", offset, bytes], or null for a value that lives inside one kernel);
+  count], ["pages", class, first, pages], ["linear", offset, bytes], or null for a value that lives inside one kernel);
 - `inputs` / `outputs`: value ids of the segment's operands and results, in order;
 - `constants`: value id -> member name (`.npy`, float32), loaded into their place;
 - `kernels`: name, `ins`, `outs` (value ids) and `ops`, each {op, in, out, attrs} in order;
@@ -59,6 +59,8 @@ def emit_hologram_segment(segment: SegmentOp, ctx: Any) -> dict[str, Any]:
             entry = values[ids[v]]
             if isinstance(place, hg.ClassAttr):
                 entry["place"] = ["class", place.first.data, place.count.data]
+            elif isinstance(place, hg.PagesAttr):
+                entry["place"] = ["pages", place.cls.data, place.first.data, place.pages.data]
             else:
                 entry["place"] = ["linear", place.offset.data, place.size.data]
         return ids[v]
