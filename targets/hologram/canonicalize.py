@@ -109,7 +109,7 @@ def affine_of(op: Operation) -> tuple[SSAValue, np.ndarray, np.ndarray] | None:
 
 
 def _const_operands(ops: list[Operation]) -> int:
-    return sum(1 for op in ops for v in op.operands if const_of(v) is not None and const_of(v).size > 1)  # type: ignore[union-attr]
+    return sum(1 for op in ops for v in op.operands if const_of(v) is not None)
 
 
 class FoldAffineChain(RewritePattern):
@@ -157,7 +157,7 @@ class FoldAffineChain(RewritePattern):
             for o in reversed(e.ops):  # never inserted: drop the uses they hold
                 o.erase()
             return
-        rewriter.replace_op(op, e.ops, [y])
+        rewriter.replace(op, e.ops, [y])
 
 
 class SubSelf(RewritePattern):
@@ -165,7 +165,7 @@ class SubSelf(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         if isinstance(op, hg.SubOp) and op.lhs is op.rhs:
-            rewriter.replace_op(op, hg.FillOp(0.0, _shape(op.result)))
+            rewriter.replace(op, hg.FillOp(0.0, _shape(op.result)))
 
 
 class Idempotent(RewritePattern):
@@ -176,9 +176,9 @@ class Idempotent(RewritePattern):
             return
         inner = op.input.owner
         if type(inner) is type(op) or (isinstance(op, hg.ReluOp) and isinstance(inner, hg.AbsOp)):
-            rewriter.replace_op(op, [], [op.input])
+            rewriter.replace(op, [], [op.input])
         elif isinstance(op, hg.AbsOp) and isinstance(inner, hg.NegOp):
-            rewriter.replace_op(op, hg.AbsOp(inner.input))
+            rewriter.replace(op, hg.AbsOp(inner.input))
 
 
 def _close(a: float | None, b: float, tol: float = 1e-6) -> bool:
@@ -208,7 +208,7 @@ class SigmoidForms(RewritePattern):
             if _close(s, 0.5) and isinstance(t, OpResult) and isinstance(t.owner, hg.TanhOp):
                 x, c = _scaled(t.owner.input)
                 if _close(c, 0.5) and x is not t.owner.input:
-                    rewriter.replace_op(op, hg.SigmoidOp(x))
+                    rewriter.replace(op, hg.SigmoidOp(x))
             return
         if isinstance(op, hg.DivOp):
             num = const_of(op.lhs)
@@ -219,7 +219,7 @@ class SigmoidForms(RewritePattern):
                 return
             x = _is_neg_of(d.owner.input.owner.input)
             if x is not None and _shape(x) == _shape(op.result):
-                rewriter.replace_op(op, hg.SigmoidOp(x))
+                rewriter.replace(op, hg.SigmoidOp(x))
 
 
 def _erf_side(v: SSAValue) -> tuple[SSAValue, float] | None:
@@ -257,9 +257,9 @@ class GeluErfForm(RewritePattern):
             g = hg.GeluOp(x)
             scale = 2.0 * s * a
             if _close(scale, 1.0):
-                rewriter.replace_op(op, g)
+                rewriter.replace(op, g)
             else:
-                rewriter.replace_op(op, [g, m := hg.MulScalarOp(g.result, scale)], [m.result])
+                rewriter.replace(op, [g, m := hg.MulScalarOp(g.result, scale)], [m.result])
             return
 
 
@@ -269,9 +269,9 @@ class TransposeReshapePairs(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         if isinstance(op, hg.ReshapeOp):
             if _shape(op.input) == _shape(op.result):
-                rewriter.replace_op(op, [], [op.input])
+                rewriter.replace(op, [], [op.input])
             elif isinstance(op.input, OpResult) and isinstance(op.input.owner, hg.ReshapeOp):
-                rewriter.replace_op(op, hg.ReshapeOp(op.input.owner.input, _shape(op.result)))
+                rewriter.replace(op, hg.ReshapeOp(op.input.owner.input, _shape(op.result)))
             return
         if isinstance(op, hg.TransposeOp) and isinstance(op.input, OpResult) and isinstance(op.input.owner, hg.TransposeOp):
             inner = op.input.owner
@@ -279,9 +279,9 @@ class TransposeReshapePairs(RewritePattern):
             q = [int(v) for v in op.perm.get_values()]
             composed = [p[k] for k in q]
             if composed == list(range(len(composed))):
-                rewriter.replace_op(op, [], [inner.input])
+                rewriter.replace(op, [], [inner.input])
             else:
-                rewriter.replace_op(op, hg.TransposeOp(inner.input, composed))
+                rewriter.replace(op, hg.TransposeOp(inner.input, composed))
 
 
 _FOLD = {
@@ -315,7 +315,7 @@ class FoldConstants(RewritePattern):
             return
         e = Emitter(module_of(op), "folded")
         c = e.const(np.asarray(out, np.float32))
-        rewriter.replace_op(op, e.ops, [c])
+        rewriter.replace(op, e.ops, [c])
 
 
 PATTERNS = (FoldConstants, SubSelf, Idempotent, SigmoidForms, GeluErfForm, TransposeReshapePairs, FoldAffineChain)

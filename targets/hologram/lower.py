@@ -352,7 +352,7 @@ class LowerOnnxOp(RewritePattern):
 
         e = Emitter(module_of(op), node_name(op) or op.name.split(".")[-1])
         result = p.build(e)
-        rewriter.replace_op(op, e.ops, [result] + [None] * (len(op.results) - 1))
+        rewriter.replace(op, e.ops, [result] + [None] * (len(op.results) - 1))
 
 
 def drop_dead_ops(segment: SegmentOp) -> None:
