@@ -199,15 +199,30 @@ def _is_neg_of(v: SSAValue) -> SSAValue | None:
     return x if s == -1.0 and x is not v else None
 
 
+def _scalar_chain(v: SSAValue) -> tuple[SSAValue, float, float]:
+    """v = base * a + b through add_scalar / mul_scalar ops (inner ones single-use)."""
+    ops = []
+    while isinstance(v, OpResult) and isinstance(v.owner, (hg.AddScalarOp, hg.MulScalarOp)) and (not ops or v.has_one_use()):
+        ops.append(v.owner)
+        v = v.owner.input
+    a, b = 1.0, 0.0
+    for o in reversed(ops):
+        if isinstance(o, hg.AddScalarOp):
+            b += o.scalar
+        else:
+            a, b = a * o.scalar, b * o.scalar
+    return v, a, b
+
+
 class SigmoidForms(RewritePattern):
     """0.5 + 0.5 * tanh(0.5 x) -> sigmoid(x);  1 / (1 + exp(-x)) -> sigmoid(x)."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if isinstance(op, hg.AddScalarOp) and _close(op.scalar, 0.5):
-            t, s = _scaled(op.input)
-            if _close(s, 0.5) and isinstance(t, OpResult) and isinstance(t.owner, hg.TanhOp):
-                x, c = _scaled(t.owner.input)
-                if _close(c, 0.5) and x is not t.owner.input:
+        if isinstance(op, (hg.AddScalarOp, hg.MulScalarOp)):
+            base, a, b = _scalar_chain(op.results[0])
+            if _close(a, 0.5) and _close(b, 0.5) and isinstance(base, OpResult) and isinstance(base.owner, hg.TanhOp):
+                x, c = _scaled(base.owner.input)
+                if _close(c, 0.5) and x is not base.owner.input:
                     rewriter.replace(op, hg.SigmoidOp(x))
             return
         if isinstance(op, hg.DivOp):
