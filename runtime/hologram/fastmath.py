@@ -95,9 +95,12 @@ def gelu(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+_HALF = np.float32(0.5)
+
+
 def sigmoid(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    np.multiply(x, np.float32(0.5), out=out)
-    np.tanh(out, out=out)
-    out *= np.float32(0.5)
-    out += np.float32(0.5)
+    np.multiply(x, _HALF, out)
+    np.tanh(out, out)
+    np.multiply(out, _HALF, out)
+    np.add(out, _HALF, out)
     return out

@@ -49,7 +49,8 @@ def work_rows(op: dict[str, Any], values: list[dict[str, Any]]) -> tuple[int, in
 _BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "min": np.minimum, "max": np.maximum}
 _UNARY = {"abs": np.abs, "neg": np.negative, "sqrt": np.sqrt, "exp": np.exp, "log": np.log, "tanh": np.tanh,
           "sigmoid": fastmath.sigmoid, "erf": fastmath.erf}
-_REDUCE = {"reduce_sum": np.sum, "reduce_min": np.min, "reduce_max": np.max, "reduce_mean": np.mean}
+_REDUCE = {"reduce_sum": np.add.reduce, "reduce_min": np.minimum.reduce, "reduce_max": np.maximum.reduce,
+           "reduce_mean": np.add.reduce}
 
 
 def compile_step(op: dict[str, Any], values: list[dict[str, Any]], view_out: bool) -> Step:
@@ -58,16 +59,17 @@ def compile_step(op: dict[str, Any], values: list[dict[str, Any]], view_out: boo
     if name in _BINARY:
         f = _BINARY[name]
         a, b = ins
-        return lambda bufs: f(bufs[a], bufs[b], out=bufs[o])
+        return lambda bufs: f(bufs[a], bufs[b], bufs[o])
     if name in _UNARY:
         f = _UNARY[name]
         (a,) = ins
         if name in ("sigmoid", "erf"):
             return lambda bufs: f(bufs[a], bufs[o])
-        return lambda bufs: f(bufs[a], out=bufs[o])
+        return lambda bufs: f(bufs[a], bufs[o])
     if name == "relu":
         (a,) = ins
-        return lambda bufs: np.maximum(bufs[a], np.float32(0), out=bufs[o])
+        zero = np.float32(0)
+        return lambda bufs: np.maximum(bufs[a], zero, bufs[o])
     if name == "gelu":
         (a,) = ins
         return lambda bufs: fastmath.gelu(bufs[a], bufs[o])
@@ -75,7 +77,7 @@ def compile_step(op: dict[str, Any], values: list[dict[str, Any]], view_out: boo
         f = np.add if name == "add_scalar" else np.multiply
         v = np.float32(attrs["value"])
         (a,) = ins
-        return lambda bufs: f(bufs[a], v, out=bufs[o])
+        return lambda bufs: f(bufs[a], v, bufs[o])
     if name == "clip":
         lo, hi = np.float32(attrs["min"]), np.float32(attrs["max"])
         (a,) = ins
@@ -90,18 +92,27 @@ def compile_step(op: dict[str, Any], values: list[dict[str, Any]], view_out: boo
 
         def softmax(bufs: list) -> None:
             x, y = bufs[a], bufs[o]
-            np.subtract(x, x.max(axis=axis, keepdims=True), out=y)
+            np.subtract(x, np.maximum.reduce(x, axis=axis, keepdims=True), y)
             if log:
-                y -= np.log(np.exp(y).sum(axis=axis, keepdims=True))
+                y -= np.log(np.add.reduce(np.exp(y), axis=axis, keepdims=True))
             else:
-                np.exp(y, out=y)
-                y /= y.sum(axis=axis, keepdims=True)
+                np.exp(y, y)
+                y /= np.add.reduce(y, axis=axis, keepdims=True)
         return softmax
     if name in _REDUCE:
         f = _REDUCE[name]
         (a,) = ins
         axes = tuple(attrs["axes"])
         keep = bool(attrs.get("keepdims", False))
+        if name == "reduce_mean":
+            shape = values[a]["shape"]
+            inv = np.float32(1.0 / max(_prod(shape[k] for k in axes), 1))
+
+            def mean(bufs: list) -> None:
+                y = bufs[o]
+                np.add.reduce(bufs[a], axis=axes, keepdims=keep, out=y)
+                np.multiply(y, inv, y)
+            return mean
         return lambda bufs: f(bufs[a], axis=axes, keepdims=keep, out=bufs[o])
     if name == "gemm":
         a, b = ins
