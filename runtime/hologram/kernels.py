@@ -59,6 +59,8 @@ def compile_step(op: dict[str, Any], values: list[dict[str, Any]], view_out: boo
     if name in _BINARY:
         f = _BINARY[name]
         a, b = ins
+        if name in ("min", "max"):  # numpy deprecates a positional out for these two
+            return lambda bufs: f(bufs[a], bufs[b], out=bufs[o])
         return lambda bufs: f(bufs[a], bufs[b], bufs[o])
     if name in _UNARY:
         f = _UNARY[name]
@@ -69,7 +71,7 @@ def compile_step(op: dict[str, Any], values: list[dict[str, Any]], view_out: boo
     if name == "relu":
         (a,) = ins
         zero = np.float32(0)
-        return lambda bufs: np.maximum(bufs[a], zero, bufs[o])
+        return lambda bufs: np.maximum(bufs[a], zero, out=bufs[o])
     if name == "gelu":
         (a,) = ins
         return lambda bufs: fastmath.gelu(bufs[a], bufs[o])
