@@ -59,6 +59,7 @@ class HologramSegment(SegmentExecutor):
         self.program = [compile_step(op, self.values, op["out"] in self._view_ids)
                         for kern in self.kernels for op in kern["ops"]]
         self.costs = [self._kernel_cost(kern) for kern in self.kernels]
+        self._produced = {op["out"] for kern in self.kernels for op in kern["ops"]}
 
     # -- load-time preparation -------------------------------------------------------------
 
@@ -132,20 +133,24 @@ class HologramSegment(SegmentExecutor):
                 raise TsucError(f"hologram segment {self.name!r}: input {name!r} has shape {list(x.shape)}, expected {self.values[vid]['shape']}")
             bufs[vid] = x
         results = {name: np.empty(self.values[vid]["shape"], np.float32) for name, vid in zip(self.spec["outputs"], self.output_ids)}
-        produced = {op["out"] for kern in self.kernels for op in kern["ops"]}
-        placed = {}
+        bound: dict[int, np.ndarray] = {}  # outputs written in place by their op (first name of a repeated value)
+        placed: dict[int, Any] = {}
         for name, vid in zip(self.spec["outputs"], self.output_ids):
-            if vid in produced:
+            if vid in self._produced and vid not in bound:
+                bound[vid] = results[name]
                 placed[vid] = bufs[vid]
                 bufs[vid] = results[name]
         with np.errstate(all="ignore"):
             for step in self.program:
                 step(bufs)
         for name, vid in zip(self.spec["outputs"], self.output_ids):
-            if vid in produced:
-                bufs[vid] = placed[vid]
+            if vid in bound:
+                if results[name] is not bound[vid]:  # the same value under a second name
+                    np.copyto(results[name], bound[vid])
             else:  # a segment input or constant handed straight back
                 np.copyto(results[name], bufs[vid])
+        for vid, view in placed.items():
+            bufs[vid] = view
         return results
 
     # -- hooks -------------------------------------------------------------------------------

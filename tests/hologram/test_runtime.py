@@ -150,3 +150,17 @@ def test_scratch_arrays_never_hold_two_live_values(fuse):
         for b in scratch:
             if a < b and defined[a] <= last[b] and defined[b] <= last[a]:  # lifetimes overlap
                 assert not np.shares_memory(seg.bufs[a], seg.bufs[b]), (a, b)
+
+
+def test_one_value_under_two_output_names():
+    # canonicalisation makes r * 1 the same value as r: both outputs must be written
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Mul", ["r", "one"], ["r1"]),
+             helper.make_node("Identity", ["x"], ["i"])]
+    model = make_model(nodes, [("x", [3, 4])], [("r", [3, 4]), ("r1", [3, 4]), ("i", [3, 4])], [("one", np.ones(4, np.float32))])
+    exe = tsuc.compile(model, target="hologram")
+    x = f32(3, 4)
+    for _ in range(2):
+        outs = exe.run({"x": x})
+        np.testing.assert_array_equal(outs["r"], np.maximum(x, 0))
+        np.testing.assert_array_equal(outs["r1"], np.maximum(x, 0))
+        np.testing.assert_array_equal(outs["i"], x)
