@@ -53,6 +53,14 @@ _REDUCE = {"reduce_sum": np.add.reduce, "reduce_min": np.minimum.reduce, "reduce
            "reduce_mean": np.add.reduce}
 
 
+def _row_sum(shape, axis: int, keepdims: bool):
+    """Sums along `axis` (kept as 1): a BLAS product with ones for the last axis."""
+    if shape and axis == len(shape) - 1:
+        ones = np.ones((shape[-1], 1), np.float32)
+        return lambda x: np.matmul(x, ones)
+    return lambda x: np.add.reduce(x, axis=axis, keepdims=keepdims)
+
+
 def compile_step(op: dict[str, Any], values: list[dict[str, Any]], view_out: bool) -> Step:
     """A closure running `op`; `view_out`: its result is a view (reshape of an unplaced value)."""
     name, ins, o, attrs = op["op"], list(op["in"]), op["out"], op.get("attrs", {})
@@ -89,25 +97,37 @@ def compile_step(op: dict[str, Any], values: list[dict[str, Any]], view_out: boo
         return lambda bufs: bufs[o].fill(v)
     if name in ("softmax", "log_softmax"):
         (a,) = ins
-        axis = int(attrs["axis"])
+        shape = values[a]["shape"]
+        axis = int(attrs["axis"]) % max(len(shape), 1)
         log = name == "log_softmax"
+        row_sum = _row_sum(shape, axis, keepdims=True)
 
         def softmax(bufs: list) -> None:
+            # Softmax is invariant to the shift; the tensor's max (one contiguous reduction)
+            # replaces the per-row max unless a row would lose precision (its sum < 1e-20).
             x, y = bufs[a], bufs[o]
-            np.subtract(x, np.maximum.reduce(x, axis=axis, keepdims=True), y)
+            np.subtract(x, x.max(), y)
+            e = np.exp(y) if log else np.exp(y, y)
+            total = row_sum(e)
+            if total.min() < 1e-20:
+                np.subtract(x, np.maximum.reduce(x, axis=axis, keepdims=True), y)
+                e = np.exp(y) if log else np.exp(y, y)
+                total = row_sum(e)
             if log:
-                y -= np.log(np.add.reduce(np.exp(y), axis=axis, keepdims=True))
+                y -= np.log(total)
             else:
-                np.exp(y, y)
-                y /= np.add.reduce(y, axis=axis, keepdims=True)
+                y /= total
         return softmax
     if name in _REDUCE:
         f = _REDUCE[name]
         (a,) = ins
         axes = tuple(attrs["axes"])
         keep = bool(attrs.get("keepdims", False))
+        shape = values[a]["shape"]
+        if name in ("reduce_sum", "reduce_mean") and len(axes) == 1 and shape and axes[0] == len(shape) - 1:
+            w = np.full((shape[-1], 1) if keep else (shape[-1],), 1.0 if name == "reduce_sum" else 1.0 / max(shape[-1], 1), np.float32)
+            return lambda bufs: np.matmul(bufs[a], w, out=bufs[o])  # a row reduction as one BLAS product
         if name == "reduce_mean":
-            shape = values[a]["shape"]
             inv = np.float32(1.0 / max(_prod(shape[k] for k in axes), 1))
 
             def mean(bufs: list) -> None:

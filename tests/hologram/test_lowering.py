@@ -120,3 +120,14 @@ def test_fallback_error_lists_host_ops():
     model = make_model(nodes, [("x", [2, 2])], [("y", [2, 2])])
     with pytest.raises(TsucError, match="Floor"):
         tsuc.compile(model, target="hologram", options={"fallback": "error"})
+
+
+def test_softmax_rows_far_apart_and_vector_reductions():
+    x = f32(3, 6)
+    x[0] += 200.0
+    x[2] -= 300.0  # would underflow if shifted by the tensor's max: the per-row path takes over
+    nodes = [helper.make_node("Softmax", ["x"], ["s"], axis=-1), helper.make_node("LogSoftmax", ["x"], ["l"], axis=1),
+             helper.make_node("ReduceMean", ["v", "ax"], ["m"], keepdims=0), helper.make_node("ReduceSum", ["v", "ax"], ["k"], keepdims=1)]
+    model = make_model(nodes, [("x", [3, 6]), ("v", [7])], [("s", [3, 6]), ("l", [3, 6]), ("m", []), ("k", [1])],
+                       [("ax", np.array([0], np.int64))])
+    check(model, {"x": x, "v": f32(7)})
