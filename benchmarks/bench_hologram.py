@@ -102,7 +102,7 @@ def compare_segments(exe, seg_onnx, seg_feeds, runs):
         ort_feeds = {f"in{k}": feeds[n] for k, n in enumerate(ex.spec["inputs"])}
         s1, sd = ort_session(seg_onnx[ex.name], 1), ort_session(seg_onnx[ex.name], 0)
         ref = s1.run(None, ort_feeds)
-        params = {"hologram_threads": 2}
+        params: dict = {}
         got = ex.run(feeds, params)
         err = max(float(np.abs(got[n] - r).max()) for n, r in zip(ex.spec["outputs"], ref))
         t = interleaved({"hologram": lambda: ex.run(feeds, params), "ort1": lambda: s1.run(None, ort_feeds),
@@ -134,12 +134,10 @@ def section_chain(runs: int) -> None:
     print(f"    model: {prof['cycles']} cycles = {prof['sim_time_s'] * 1e6:.1f} us at the default clock, {prof['energy_j'] * 1e6:.2f} uJ")
     seg = exe.executors[0]
     feeds = {"x": x}
-    tm = interleaved({"hologram": lambda: seg.run(feeds, {"hologram_threads": 1}),
-                      "hologram2": lambda: seg.run(feeds, {"hologram_threads": 2}),
-                      "ort1": lambda: s1.run(None, feeds), "ort": lambda: sd.run(None, feeds)}, runs)
-    print(f"    hologram segment 1 thread {tm['hologram']:.3f} ms vs onnxruntime same graph 1 thread {tm['ort1']:.3f} ms "
-          f"({tm['hologram'] / tm['ort1']:.2f}x); hologram rows over 2 threads {tm['hologram2']:.3f} ms vs onnxruntime "
-          f"default threads {tm['ort']:.3f} ms ({tm['hologram2'] / tm['ort']:.2f}x)   [{load()}]")
+    tm = interleaved({"hologram": lambda: seg.run(feeds, {}), "ort1": lambda: s1.run(None, feeds),
+                      "ort": lambda: sd.run(None, feeds)}, runs)
+    print(f"    hologram segment {tm['hologram']:.3f} ms; onnxruntime same graph 1 thread {tm['ort1']:.3f} ms "
+          f"({tm['hologram'] / tm['ort1']:.2f}x), default threads {tm['ort']:.3f} ms ({tm['hologram'] / tm['ort']:.2f}x)   [{load()}]")
 
 
 def torch_models():

@@ -18,20 +18,17 @@ from typing import Any
 import numpy as np
 
 from tsuc.errors import ArtifactError, TsucError
-from tsuc.runtime.executors import Param, SegmentExecutor
+from tsuc.runtime.executors import SegmentExecutor
 from tsuc.runtime.hologram.kernels import compile_step, work_rows
 from tsuc.runtime.hologram.machine import Machine, kernel_cost, op_counts
 from tsuc.runtime.hologram.pool import Pool
 
 CONFIG_VERSION = 1
-_ROWWISE = {"add", "sub", "mul", "div", "min", "max", "abs", "neg", "relu", "sqrt", "exp", "log", "tanh", "sigmoid",
-            "erf", "gelu", "add_scalar", "mul_scalar", "clip", "fill"}
 
 
 class HologramSegment(SegmentExecutor):
     kind = "hologram"
-    params = {"hologram_threads": Param(int, 2, "host threads a large elementwise kernel is split over, by rows (1: none)")}
-    SPLIT_MIN_ELEMENTS = 8192
+    params: dict = {}
 
     def __init__(self, spec: dict[str, Any], artifact: Any) -> None:
         super().__init__(spec, artifact)
@@ -62,8 +59,7 @@ class HologramSegment(SegmentExecutor):
         self.programs = [[compile_step(op, self.values, op["out"] in self._view_ids) for op in kern["ops"]]
                          for kern in self.kernels]
         self.program = [step for prog in self.programs for step in prog]
-        self._splits = [self._row_split(kern) for kern in self.kernels]
-        self._threads: Any = None
+
         self.costs = [self._kernel_cost(kern) for kern in self.kernels]
         self._produced = {op["out"] for kern in self.kernels for op in kern["ops"]}
 
@@ -146,14 +142,9 @@ class HologramSegment(SegmentExecutor):
                 bound[vid] = results[name]
                 placed[vid] = bufs[vid]
                 bufs[vid] = results[name]
-        threads = max(1, int(params.get("hologram_threads") or 1))
         with np.errstate(all="ignore"):
-            for prog, split in zip(self.programs, self._splits):
-                if split is not None and threads > 1:
-                    self._run_split(prog, split, bufs, threads)
-                else:
-                    for step in prog:
-                        step(bufs)
+            for step in self.program:
+                step(bufs)
         for name, vid in zip(self.spec["outputs"], self.output_ids):
             if vid in bound:
                 if results[name] is not bound[vid]:  # the same value under a second name
@@ -163,47 +154,6 @@ class HologramSegment(SegmentExecutor):
         for vid, view in placed.items():
             bufs[vid] = view
         return results
-
-    def _row_split(self, kern: dict[str, Any]) -> tuple[int, list[int]] | None:
-        """(rows, ids of full-shape values) when the kernel is elementwise over one shape whose
-        rows can run apart: every other operand broadcasts along axis 0. Else None."""
-        ops = kern["ops"]
-        if not ops or any(op["op"] not in _ROWWISE for op in ops):
-            return None
-        shape = self.values[ops[-1]["out"]]["shape"]
-        n = int(np.prod(shape, dtype=np.int64))
-        if not shape or shape[0] < 2 or n < self.SPLIT_MIN_ELEMENTS:
-            return None
-        full = []
-        for vid in {v for op in ops for v in op["in"] + [op["out"]]}:
-            s = self.values[vid]["shape"]
-            if s == shape:
-                full.append(vid)
-            elif len(s) == len(shape) and s[0] != 1 or len(s) > len(shape):
-                return None
-        if any(op["out"] not in full for op in ops):
-            return None
-        return int(shape[0]), sorted(full)
-
-    def _run_split(self, prog: list, split: tuple[int, list[int]], bufs: list, threads: int) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        if self._threads is None or self._threads._max_workers != threads:
-            self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hologram")
-        rows, full = split
-        bounds = [rows * k // threads for k in range(threads + 1)]
-
-        def part(k: int) -> None:
-            local = list(bufs)
-            lo, hi = bounds[k], bounds[k + 1]
-            for vid in full:
-                local[vid] = bufs[vid][lo:hi]
-            with np.errstate(all="ignore"):
-                for step in prog:
-                    step(local)
-
-        for f in [self._threads.submit(part, k) for k in range(threads)]:
-            f.result()
 
     # -- hooks -------------------------------------------------------------------------------
 

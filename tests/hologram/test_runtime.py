@@ -164,16 +164,3 @@ def test_one_value_under_two_output_names():
         np.testing.assert_array_equal(outs["r"], np.maximum(x, 0))
         np.testing.assert_array_equal(outs["r1"], np.maximum(x, 0))
         np.testing.assert_array_equal(outs["i"], x)
-
-
-def test_row_split_over_threads_is_bitwise_equal():
-    model = residual_chain(blocks=10, rows=64, cols=256)
-    exe = tsuc.compile(model, target="hologram")
-    seg = exe.executors[0]
-    assert seg._splits[0] is not None  # one elementwise kernel over [64, 256]
-    x = f32(64, 256)
-    one = exe.run({"x": x}, hologram_threads=1)
-    for threads in (2, 3):
-        np.testing.assert_array_equal(exe.run({"x": x}, hologram_threads=threads)[exe.outputs[0].name], one[exe.outputs[0].name])
-    reduce_model = every_op_model()
-    assert all(s is None for s in tsuc.compile(reduce_model, target="hologram").executors[0]._splits)
