@@ -164,3 +164,18 @@ def test_one_value_under_two_output_names():
         np.testing.assert_array_equal(outs["r"], np.maximum(x, 0))
         np.testing.assert_array_equal(outs["r1"], np.maximum(x, 0))
         np.testing.assert_array_equal(outs["i"], x)
+
+
+def test_erf_gelu_sigmoid_against_the_exact_functions():
+    import math
+
+    from tsuc.runtime.hologram import fastmath
+
+    x = np.linspace(-7, 7, 20001).astype(np.float32)
+    exact_erf = np.array([math.erf(v) for v in x.astype(np.float64)])
+    gelu = 0.5 * x.astype(np.float64) * (1 + np.array([math.erf(v / math.sqrt(2)) for v in x.astype(np.float64)]))
+    out = np.empty_like(x)
+    assert np.abs(fastmath.erf(x, out) - exact_erf).max() < 5e-7
+    assert np.abs(fastmath._erf_numpy(x, np.empty_like(x)) - exact_erf).max() < 1e-6  # the path without numba
+    assert np.abs(fastmath.gelu(x, out) - gelu).max() < 2e-6
+    assert np.abs(fastmath.sigmoid(x, out) - 1 / (1 + np.exp(-x.astype(np.float64)))).max() < 1e-7
