@@ -38,7 +38,13 @@ import numpy as np
 
 from tsuc.errors import TsucError
 from tsuc.runtime.hologram import fastmath
-from tsuc.runtime.hologram.machine import CLASS_BYTES, NUM_CLASSES, Machine, kernel_cost, op_counts
+from tsuc.runtime.hologram.machine import (
+    CLASS_BYTES,
+    NUM_CLASSES,
+    Machine,
+    kernel_cost,
+    op_counts,
+)
 from tsuc.runtime.hologram.pool import Pool
 
 

@@ -187,7 +187,6 @@ def summary(exe):
 
 def section_torch(runs: int):
     import torch
-
     import tsuc
 
     print(f"(b) torch models, --target=hologram   [{load()}]")
@@ -214,7 +213,6 @@ def section_torch(runs: int):
 
 def section_real(torch_results) -> None:
     import onnx
-
     import tsuc
 
     print(f"(c) reduction_pct on real graphs (hologram segments' vector ops before/after canonicalisation)   [{load()}]")

@@ -48,10 +48,10 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Block, Dialect, ParametrizedAttribute, Region, SSAValue
 from xdsl.irdl import (
-    VarConstraint,
-    base,
     IRDLOperation,
+    VarConstraint,
     attr_def,
+    base,
     irdl_attr_definition,
     irdl_op_definition,
     operand_def,
@@ -541,8 +541,7 @@ class GemmOp(VectorOp):
 
     def work_elements(self) -> int:
         """Multiply-accumulates: M * N * K per batch element."""
-        a, b = _shape(self.lhs.type), _shape(self.rhs.type)
-        k = a[-1]
+        k = _shape(self.lhs.type)[-1]
         n = 1
         for d in _shape(self.result.type):
             n *= d

@@ -13,7 +13,7 @@ arrays handed to the caller (no copy out), everything between kernels goes throu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -28,7 +28,7 @@ CONFIG_VERSION = 1
 
 class HologramSegment(SegmentExecutor):
     kind = "hologram"
-    params: dict = {}
+    params: ClassVar[dict] = {}
 
     def __init__(self, spec: dict[str, Any], artifact: Any) -> None:
         super().__init__(spec, artifact)

@@ -54,8 +54,8 @@ try:  # one pass per array with numba ufuncs (LLVM vectorises them); numpy other
 
     @numba.vectorize(["float32(float32)"], fastmath=True, nopython=True, cache=True)
     def _erf_ufunc(v):  # pragma: no cover - compiled
-        z = _HI if v > _HI else v
-        z = _LO if z < _LO else z
+        z = min(v, _HI)
+        z = max(z, _LO)
         z2 = z * z
         p = ((((((_a0 * z2 + _a1) * z2 + _a2) * z2 + _a3) * z2 + _a4) * z2 + _a5) * z2 + _a6) * z
         q = (((_b0 * z2 + _b1) * z2 + _b2) * z2 + _b3) * z2 + _b4
@@ -64,8 +64,8 @@ try:  # one pass per array with numba ufuncs (LLVM vectorises them); numpy other
     @numba.vectorize(["float32(float32)"], fastmath=True, nopython=True, cache=True)
     def _gelu_ufunc(v):  # pragma: no cover - compiled
         z = v * _SQRT1_2
-        z = _HI if z > _HI else z
-        z = _LO if z < _LO else z
+        z = min(z, _HI)
+        z = max(z, _LO)
         z2 = z * z
         p = ((((((_a0 * z2 + _a1) * z2 + _a2) * z2 + _a3) * z2 + _a4) * z2 + _a5) * z2 + _a6) * z
         q = (((_b0 * z2 + _b1) * z2 + _b2) * z2 + _b3) * z2 + _b4

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from tsuc.runtime.hologram import fastmath
 from tsuc.errors import ArtifactError
+from tsuc.runtime.hologram import fastmath
 
 Step = Callable[[list], None]
 

@@ -16,7 +16,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from tsuc.errors import ArtifactError
-from tsuc.runtime.hologram.machine import ALIGN, CLASS_BYTES, NUM_CLASSES, PAGE_BYTES, PAGES_PER_CLASS, POOL_BYTES
+from tsuc.runtime.hologram.machine import (
+    ALIGN,
+    CLASS_BYTES,
+    NUM_CLASSES,
+    PAGE_BYTES,
+    PAGES_PER_CLASS,
+    POOL_BYTES,
+)
 
 
 def aligned_bytes(size: int, align: int = ALIGN) -> np.ndarray:

@@ -24,9 +24,14 @@ from xdsl.passes import ModulePass
 
 from tsuc.dialects import hologram as hg
 from tsuc.dialects.tsuc import SegmentOp
-from tsuc.runtime.hologram.machine import ALIGN, CLASS_BYTES, NUM_CLASSES, PAGE_BYTES, PAGES_PER_CLASS
+from tsuc.runtime.hologram.machine import (
+    ALIGN,
+    CLASS_BYTES,
+    NUM_CLASSES,
+    PAGE_BYTES,
+    PAGES_PER_CLASS,
+)
 from tsuc.targets.hologram.lower import hologram_segments
-
 
 Place = hg.ClassAttr | hg.PagesAttr | hg.LinearAttr
 

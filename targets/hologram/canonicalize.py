@@ -39,7 +39,12 @@ from xdsl.pattern_rewriter import (
 
 from tsuc.compiler.blobs import constant_value, module_of
 from tsuc.dialects import hologram as hg
-from tsuc.targets.hologram.lower import Emitter, count_vector_ops, drop_dead_ops, hologram_segments
+from tsuc.targets.hologram.lower import (
+    Emitter,
+    count_vector_ops,
+    drop_dead_ops,
+    hologram_segments,
+)
 from tsuc.targets.hologram.options import segment_options
 
 CANONICAL = "hologram.ops_canonical"

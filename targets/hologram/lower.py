@@ -132,13 +132,7 @@ def plan(op: Operation, module: ModuleOp | None = None, gemm_max_bytes: int | No
     operands = _present(op)
     results = list(op.results)
     data = [v for v in operands]
-    if kind in ("Reshape", "Squeeze", "Unsqueeze"):
-        data = operands[:1]
-    elif kind == "Clip":
-        data = operands[:1]
-    elif kind in REDUCE:
-        data = operands[:1]
-    elif kind == "Pow":
+    if kind in ("Reshape", "Squeeze", "Unsqueeze") or kind == "Clip" or kind in REDUCE or kind == "Pow":
         data = operands[:1]
     elif kind == "Dropout":
         data = operands[:1]

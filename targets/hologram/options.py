@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from xdsl.dialects.builtin import BoolAttr, DictionaryAttr, FloatAttr, IntegerAttr, StringAttr, f64, i64
+from xdsl.dialects.builtin import (
+    BoolAttr,
+    DictionaryAttr,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+    f64,
+    i64,
+)
 from xdsl.ir import Operation
 
 from tsuc.runtime.hologram.machine import MACHINE_OPTIONS, POOL_BYTES
@@ -64,11 +72,11 @@ def segment_options(segment: Operation) -> dict[str, Any]:
 __all__ = ["COMPILE_OPTIONS", "OPTIONS_ATTR", "BoolAttr", "defaults", "options_attr", "segment_options"]
 
 
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass
 
-from xdsl.context import Context  # noqa: E402
-from xdsl.dialects.builtin import ModuleOp  # noqa: E402
-from xdsl.passes import ModulePass  # noqa: E402
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,13 @@ import pytest
 from onnx import helper
 
 import tsuc
-from tsuc.runtime.hologram.machine import CLASS_BYTES, NUM_CLASSES, POOL_BYTES, Machine, kernel_cost
+from tsuc.runtime.hologram.machine import (
+    CLASS_BYTES,
+    NUM_CLASSES,
+    POOL_BYTES,
+    Machine,
+    kernel_cost,
+)
 from tsuc.runtime.hologram.reference import run_reference
 from tsuc.tests.hologram.models import make_model, residual_chain
 
