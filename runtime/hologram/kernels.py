@@ -124,9 +124,19 @@ def compile_step(op: dict[str, Any], values: list[dict[str, Any]], view_out: boo
         axes = tuple(attrs["axes"])
         keep = bool(attrs.get("keepdims", False))
         shape = values[a]["shape"]
-        if name in ("reduce_sum", "reduce_mean") and len(axes) == 1 and shape and axes[0] == len(shape) - 1:
-            w = np.full((shape[-1], 1) if keep else (shape[-1],), 1.0 if name == "reduce_sum" else 1.0 / max(shape[-1], 1), np.float32)
-            return lambda bufs: np.matmul(bufs[a], w, out=bufs[o])  # a row reduction as one BLAS product
+        rank = len(shape)
+        if name in ("reduce_sum", "reduce_mean") and axes and axes == tuple(range(rank - len(axes), rank)):
+            # trailing axes of a row-major array: one BLAS product with a ones vector
+            lead = tuple(int(d) for d in shape[:rank - len(axes)])
+            inner = _prod(shape[rank - len(axes):])
+            w = np.full((inner,), 1.0 if name == "reduce_sum" else 1.0 / max(inner, 1), np.float32)
+
+            def row_reduce(bufs: list) -> None:
+                x = bufs[a]
+                if not x.flags.c_contiguous:
+                    x = np.ascontiguousarray(x)
+                np.matmul(x.reshape(lead + (inner,)), w, out=bufs[o].reshape(lead))
+            return row_reduce
         if name == "reduce_mean":
             inv = np.float32(1.0 / max(_prod(shape[k] for k in axes), 1))
 

@@ -131,3 +131,12 @@ def test_softmax_rows_far_apart_and_vector_reductions():
     model = make_model(nodes, [("x", [3, 6]), ("v", [7])], [("s", [3, 6]), ("l", [3, 6]), ("m", []), ("k", [1])],
                        [("ax", np.array([0], np.int64))])
     check(model, {"x": x, "v": f32(7)})
+
+
+def test_reductions_over_trailing_and_inner_axes():
+    nodes = [helper.make_node("ReduceMean", ["x", "a12"], ["m"], keepdims=1), helper.make_node("ReduceSum", ["x", "a12"], ["s"], keepdims=0),
+             helper.make_node("ReduceSum", ["x"], ["t"], keepdims=0), helper.make_node("ReduceMean", ["x", "a1"], ["u"], keepdims=0),
+             helper.make_node("GlobalAveragePool", ["x4"], ["g"])]
+    model = make_model(nodes, [("x", [2, 3, 4]), ("x4", [2, 3, 4, 5])], [("m", [2, 1, 1]), ("s", [2]), ("t", []), ("u", [2, 4]), ("g", [2, 3, 1, 1])],
+                       [("a12", np.array([1, 2], np.int64)), ("a1", np.array([1], np.int64))])
+    check(model, {"x": f32(2, 3, 4), "x4": f32(2, 3, 4, 5)})
