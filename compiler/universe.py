@@ -62,6 +62,7 @@ TSUC_DIALECTS: dict[str, Callable[[], Dialect]] = {
     "tfmbs": lambda: __import__("tsuc.dialects.tfmbs", fromlist=["TFMBS"]).TFMBS,
     "tsu": lambda: __import__("tsuc.dialects.tsu", fromlist=["TSU"]).TSU,
     "hlo": lambda: __import__("tsuc.dialects.hlo", fromlist=["HLO"]).HLO,
+    "hologram": lambda: __import__("tsuc.dialects.hologram", fromlist=["HOLOGRAM"]).HOLOGRAM,
 }
 
 TSUC_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
@@ -82,6 +83,10 @@ TSUC_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "tfmbs-allocate": lambda: __import__("tsuc.targets.tfmbs.allocate", fromlist=["_"]).AllocateTfmbsPass,
     "tfmbs-to-linalg": lambda: __import__("tsuc.targets.tfmbs.to_linalg", fromlist=["_"]).TfmbsToLinalgPass,
     "xla-lower": lambda: __import__("tsuc.targets.xla.lower", fromlist=["_"]).LowerToHloPass,
+    "hologram-lower": lambda: __import__("tsuc.targets.hologram.lower", fromlist=["_"]).LowerToHologramPass,
+    "hologram-canonicalize": lambda: __import__("tsuc.targets.hologram.canonicalize", fromlist=["_"]).CanonicalizeHologramPass,
+    "hologram-fuse": lambda: __import__("tsuc.targets.hologram.fuse", fromlist=["_"]).FuseHologramPass,
+    "hologram-allocate": lambda: __import__("tsuc.targets.hologram.allocate", fromlist=["_"]).AllocateHologramPass,
     "tfmbs-outline": lambda: __import__("tsuc.targets.tfmbs.to_linalg", fromlist=["_"]).TfmbsOutlinePass,
     "tfmbs-upstream-module": lambda: __import__("tsuc.targets.tfmbs.upstream", fromlist=["_"]).TfmbsUpstreamModulePass,
 }

@@ -80,7 +80,7 @@ class OptionInfo:
 
 def _num(x: float) -> str:
     """A bound as people write it: 10000000, 0.001, 1e+12."""
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e9 else f"{x:g}"
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
 
 
 def _convert_type(kind: type, where: str, raw: Any) -> Any:
