@@ -186,13 +186,15 @@ class Executable:
             seg_profiles.append(prof)
         by_target: dict[str, dict[str, Any]] = {}
         total: dict[str, Any] = {"segments": len(seg_profiles)}
+        single_device = len({p["target"] for p in seg_profiles} - {"host"}) <= 1
         for prof in seg_profiles:
             mine = by_target.setdefault(prof["target"], {"segments": 0})
             mine["segments"] += 1
             for key, value in prof.items():
                 if _summable(key, value):
                     mine[key] = mine.get(key, 0) + value
-                    if key != "start_ms":
+                    # across several devices only time and energy add up (cycles of different clocks do not)
+                    if key != "start_ms" and (single_device or key.endswith(("_ms", "_j"))):
                         total[key] = total.get(key, 0) + value
         for mine in by_target.values():
             mine.pop("start_ms", None)

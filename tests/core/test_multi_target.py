@@ -42,7 +42,8 @@ def test_no_sampling_op_gives_identical_outputs(small_cnn):
     np.testing.assert_array_equal(both.run({"x": x})["y"], one.run({"x": x})["y"])
 
 
-@pytest.mark.parametrize("target", ["cpu", "tfmbs", "tsu", "tfmbs,tsu", "tfmbs{w_planes=2 tiles=2},tsu"])
+@pytest.mark.parametrize("target", ["cpu", "tfmbs", "tsu", "xla", "hologram", "tfmbs,tsu", "tfmbs{w_planes=2 tiles=2},tsu",
+                                    "tfmbs,hologram"])
 def test_opt_replays_the_driver(small_cnn, tmp_path, target):
     pipeline = cli("compile", small_cnn, "--target", target, "--print-pipeline")
     assert pipeline.returncode == 0, pipeline.stderr
@@ -94,9 +95,9 @@ def test_each_executable_owns_its_fabric(small_cnn, tmp_path):
     x = np.ones((2, 3, 8, 8), np.float32)
     a.run({"x": x}, mode="replay")
     a.run({"x": x}, mode="replay")
-    assert a.profile()["total"]["preload_cycles"] == 0  # weights stayed resident in a's fabric
+    assert a.profile()["by_target"]["tfmbs"]["preload_cycles"] == 0  # weights stayed resident in a's fabric
     b.run({"x": x}, mode="replay")
-    assert b.profile()["total"]["preload_cycles"] > 0  # b's fabric starts empty
+    assert b.profile()["by_target"]["tfmbs"]["preload_cycles"] > 0  # b's fabric starts empty
     assert a.devices and b.devices and not set(map(id, a.devices.values())) & set(map(id, b.devices.values()))
 
 
@@ -176,3 +177,16 @@ def test_opt_replays_a_problem_compile(option):
     replay = cli("opt", "-", "-p", pipeline, stdin=core.stdout)
     assert replay.returncode == 0, replay.stderr
     assert replay.stdout == cli("compile", gset, "--target", "tsu", *option, "--emit=lowered").stdout
+
+
+def test_fabric_and_hologram_in_one_artifact(small_cnn):
+    """Convs and the Gemm on the fabric, the vector work between them on the hologram engine."""
+    exe = tsuc.compile(small_cnn, target="tfmbs,hologram")
+    targets = [s["target"] for s in exe.manifest["segments"]]
+    assert "tfmbs" in targets and "hologram" in targets
+    x = np.random.default_rng(2).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    y = exe.run({"x": x})["y"]
+    np.testing.assert_array_equal(y, tsuc.compile(small_cnn, target="tfmbs,hologram").run({"x": x})["y"])
+    prof = exe.profile()
+    assert prof["by_target"]["tfmbs"]["cycles"] > 0 and prof["by_target"]["hologram"]["cycles"] > 0
+    assert "cycles" not in prof["total"]  # cycles of different clocks are not added up
