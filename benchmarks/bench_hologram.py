@@ -116,7 +116,7 @@ def compare_segments(exe, seg_onnx, seg_feeds, runs):
 
 def section_chain(runs: int) -> None:
     import tsuc
-    from tsuc.tests.hologram.models import residual_chain
+    from tsuc.tests.targets.hologram.models import residual_chain
 
     print(f"(a) 600-op residual chain, x [64, 256]   [{load()}]")
     model = residual_chain(blocks=100, rows=64, cols=256)

@@ -17,8 +17,8 @@
    `w_planes=1`. The two must agree exactly; the script checks it.
 
 Every tfmbs figure comes from running a compiled artifact; `--backend reference` evaluates
-with the independent numpy model of the fabric's arithmetic in tests/tfmbs/reference.py
-instead (the two are bit-exact; tests/tfmbs/test_bitexact.py checks it).
+with the independent numpy model of the fabric's arithmetic in tests/targets/tfmbs/reference.py
+instead (the two are bit-exact; tests/targets/tfmbs/test_bitexact.py checks it).
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def eval_reference(weights: list, options: dict, x: np.ndarray, y: np.ndarray) -
 
 def _reference_module():
     here = os.path.dirname(os.path.abspath(__file__))
-    path = os.path.join(here, "..", "tests", "tfmbs", "reference.py")
+    path = os.path.join(here, "..", "tests", "targets", "tfmbs", "reference.py")
     spec = importlib.util.spec_from_file_location("tfmbs_reference", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -298,7 +298,7 @@ def _print_table(rows: list[Row], backend: str, same: bool, args) -> dict:
         same_ref = {True: "yes", False: "NO", None: ""}[r.extra.get("same_as_reference")]
         print(f"{r.label:46s} {r.accuracy * 100:8.2f}% {delta:>9s} {werr:>8s} {cyc:>11s} {same_ref:>6s}  {r.how}")
     print("w error: ||W - W_q|| / ||W|| over the three layers' weights")
-    print("= ref: the compiled artifact's logits equal the numpy reference (tests/tfmbs/reference.py) bit for bit")
+    print("= ref: the compiled artifact's logits equal the numpy reference (tests/targets/tfmbs/reference.py) bit for bit")
     print(f"fine-tuned model: TFMBSLinear eval (Fabric model) and the compiled artifact agree bit for bit: "
           f"{'yes' if same else 'NO'}")
     by = {r.label: r.accuracy for r in rows}

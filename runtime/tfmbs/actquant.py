@@ -6,7 +6,7 @@ float scale s per tensor, X ~ s * q. Each trit plane costs one frame per input r
 host combines plane results with powers of 3 (exactly: the combination is done on the
 integer accumulators, so sum_j 3**j * acc_j == W_trits @ q).
 
-The exact formula (the numpy reference in tests/tfmbs/reference.py follows it bit for bit):
+The exact formula (the numpy reference in tests/targets/tfmbs/reference.py follows it bit for bit):
 
     L = (3**k - 1) // 2                        # levels each side: k=1 -> 1, k=5 -> 121
     x64 = X.astype(float64)                    # the layer's input tensor, whole, before im2col

@@ -8,7 +8,7 @@
 
 The vector engine is vectorised with numpy over tiles x depth x lanes (a frame is one
 decode + one multiply + one reduction); the tests hold it to a per-cycle oracle written from
-the design page alone (`tests/tfmbs/fabric_oracle.py`), SRAM, outputs and every counter.
+the design page alone (`tests/targets/tfmbs/fabric_oracle.py`), SRAM, outputs and every counter.
 
 Per cycle d of a frame, for every enabled lane (tile in tile_mask, lane < lane_count, lane_mask
 bit): active_cycles += 1; with ZERO_SKIP_EN and (w == 0 or x == 0) skips += 1 and nothing is

@@ -8,7 +8,7 @@ GEMM (M x K)(K x N) on an R x C array, SCALE-Sim's analytical model per dataflow
     is        K               M        N            2R + C + T - 2  (R cycles to load the inputs)
 
 folds = ceil(Sr / R) * ceil(Sc / C); `compute_cycles = folds * per_fold - 1`, which is exactly
-SCALE-Sim v3's COMPUTE_REPORT "Total Cycles" (it counts from cycle 0); tests/xla compares
+SCALE-Sim v3's COMPUTE_REPORT "Total Cycles" (it counts from cycle 0); tests/targets/xla compares
 against numbers produced by SCALE-Sim itself. Utilisation is MACs / (R * C * cycles).
 
 Other ops run on a vector unit, `vector_lanes` elements per cycle, scaled by a per-class cost

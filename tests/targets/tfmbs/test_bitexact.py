@@ -253,7 +253,7 @@ def test_digits_example_quick(capsys):
 
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
-    path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "digits_tfmbs.py"
+    path = pathlib.Path(__file__).resolve().parents[3] / "examples" / "digits_tfmbs.py"
     spec = iu.spec_from_file_location("digits_tfmbs_example", path)
     example = iu.module_from_spec(spec)
     sys.modules[spec.name] = example  # its dataclasses look their module up

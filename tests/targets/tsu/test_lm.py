@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiny_thermo_lm.py"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "tiny_thermo_lm.py"
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from tsuc.targets.registry import available_targets
 from tsuc.tools.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TINY_GSET = os.path.join(ROOT, "tests", "tsu", "data", "tiny.txt")
+TINY_GSET = os.path.join(ROOT, "tests", "targets", "tsu", "data", "tiny.txt")
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
-"""Produce the SCALE-Sim v3 reference cycle counts that tests/xla/test_systolic.py holds as data.
+"""Produce the SCALE-Sim v3 reference cycle counts that tests/targets/xla/test_systolic.py holds as data.
 
 SCALE-Sim needs numpy<2, so it runs in a scratch venv, not in tsuc's environment:
 
     python3 -m venv /tmp/scalesim-venv && /tmp/scalesim-venv/bin/pip install scalesim 'numpy<2'
-    /tmp/scalesim-venv/bin/python tests/xla/make_scalesim_reference.py
+    /tmp/scalesim-venv/bin/python tests/targets/xla/make_scalesim_reference.py
 
 For every GEMM shape, array size and dataflow it writes a GEMM topology (`Layer, M, N, K,`),
 runs `scalesim.scale_sim.scalesim(..., input_type_gemm=True)` and prints the "Total Cycles"

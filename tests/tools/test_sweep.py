@@ -30,7 +30,7 @@ from tsuc.tools.sweep import (
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-TINY_GSET = os.path.join(ROOT, "tests", "tsu", "data", "tiny.txt")
+TINY_GSET = os.path.join(ROOT, "tests", "targets", "tsu", "data", "tiny.txt")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from onnx import helper
 
 import tsuc
-from tests.xla.models import BOOL, I64, F, graph_model, rand
+from tests.targets.xla.models import BOOL, I64, F, graph_model, rand
 
 N = helper.make_node
 

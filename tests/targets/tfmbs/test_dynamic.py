@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from onnx import helper
 
 import tsuc
-from tests.tfmbs import reference as ref
-from tests.tfmbs.models import one_graph_model, rand
+from tests.targets.tfmbs import reference as ref
+from tests.targets.tfmbs.models import one_graph_model, rand
 from tsuc.tools.cli import main
 
 

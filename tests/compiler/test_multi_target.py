@@ -171,7 +171,7 @@ def test_emit_stage_names(small_cnn):
 
 @pytest.mark.parametrize("option", [[], ["--option", "topology=king"]])
 def test_opt_replays_a_problem_compile(option):
-    gset = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tsu", "data", "tiny.txt")
+    gset = os.path.join(os.path.dirname(os.path.dirname(__file__)), "targets", "tsu", "data", "tiny.txt")
     pipeline = cli("compile", gset, "--target", "tsu", *option, "--print-pipeline").stdout.strip()
     core = cli("compile", gset, "--target", "tsu", *option, "--emit=core")
     replay = cli("opt", "-", "-p", pipeline, stdin=core.stdout)

@@ -11,7 +11,7 @@ from tsuc.runtime.tfmbs.schedule import LayerPlan
 from tsuc.runtime.tfmbs.tfd import TFD, exec_hints
 from tsuc.targets.registry import get_target
 from tsuc.targets.tfmbs.allocate import allocate
-from tests.tfmbs.models import one_graph_model as _model, rand as _rand  # noqa: E402
+from tests.targets.tfmbs.models import one_graph_model as _model, rand as _rand  # noqa: E402
 
 
 def _independent_tfds(plan, cfg):

@@ -1,9 +1,9 @@
 """The systolic cycle model: SCALE-Sim v3's own numbers, and the slow PE-grid simulator.
 
 `SCALESIM_TOTAL_CYCLES` holds SCALE-Sim v3.0.0's COMPUTE_REPORT.csv "Total Cycles", produced by
-`tests/xla/make_scalesim_reference.py` in a scratch venv
+`tests/targets/xla/make_scalesim_reference.py` in a scratch venv
 (`python3 -m venv /tmp/scalesim-venv && /tmp/scalesim-venv/bin/pip install scalesim 'numpy<2'`,
-then `/tmp/scalesim-venv/bin/python tests/xla/make_scalesim_reference.py`), GEMM topologies
+then `/tmp/scalesim-venv/bin/python tests/targets/xla/make_scalesim_reference.py`), GEMM topologies
 (`Layer, M, N, K,`), SRAMs large enough not to matter, default layout. They are data here, not
 recomputed: the analytical model must equal them exactly, and so must the step-by-step
 simulator (which shares no code with the model) where it is fast enough to run.

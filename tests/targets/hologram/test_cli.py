@@ -12,7 +12,7 @@ import onnx
 from click.testing import CliRunner
 from onnx import helper
 
-from tsuc.tests.hologram.models import make_model
+from tests.targets.hologram.models import make_model
 from tsuc.tools.cli import main as cli
 
 

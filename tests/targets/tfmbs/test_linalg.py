@@ -7,7 +7,7 @@ ir = pytest.importorskip("torch_mlir.ir", reason="upstream MLIR bindings need `p
 
 from tsuc.compiler.driver import lower, print_ir  # noqa: E402
 from tsuc.targets.registry import get_target  # noqa: E402
-from tests.tfmbs.models import one_graph_model as _model, rand as _rand  # noqa: E402
+from tests.targets.tfmbs.models import one_graph_model as _model, rand as _rand  # noqa: E402
 
 
 MODELS = {

@@ -8,7 +8,7 @@ from tsuc.errors import TsucError
 from tsuc.runtime.tfmbs import pt5
 from tsuc.runtime.tfmbs.fabric import Fabric
 from tsuc.runtime.tfmbs.machine import FabricConfig
-from tests.tfmbs.fabric_oracle import OracleFabric
+from tests.targets.tfmbs.fabric_oracle import OracleFabric
 from tsuc.runtime.tfmbs.tfd import KERNELS, TFD, exec_hints
 
 

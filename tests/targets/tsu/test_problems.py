@@ -223,7 +223,7 @@ def test_format_for_extension():
 def gset_dir() -> str | None:
     """The shared G-set folder: ../shared/data/gset beside the repo (CI), or /work/shared."""
     here = os.path.dirname(os.path.abspath(__file__))
-    for cand in (os.path.join(here, "..", "..", "..", "shared", "data", "gset"), "/work/shared/data/gset"):
+    for cand in (os.path.join(here, "..", "..", "..", "..", "shared", "data", "gset"), "/work/shared/data/gset"):
         if os.path.isfile(os.path.join(cand, "G1.txt")):
             return os.path.normpath(cand)
     return None

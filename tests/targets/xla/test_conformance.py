@@ -18,7 +18,7 @@ import pytest
 
 import tsuc
 from tests.conftest import ONNX_DATA
-from tests.core.test_conformance import CASES, LIGHT, _case_id, _read_pb
+from tests.compiler.test_conformance import CASES, LIGHT, _case_id, _read_pb
 
 RTOL, ATOL = 1e-3, 1e-4
 

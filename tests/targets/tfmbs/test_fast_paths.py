@@ -19,7 +19,7 @@ from tsuc.errors import TsucError
 from tsuc.runtime.tfmbs import actquant, fastpath, host_ops
 
 from . import reference as ref
-from tests.tfmbs.models import one_graph_model as _model, rand as _rand  # noqa: E402
+from tests.targets.tfmbs.models import one_graph_model as _model, rand as _rand  # noqa: E402
 
 SKIP_KEYS = {"wall_ms", "start_ms", "mode", "closed_form_agrees"}
 

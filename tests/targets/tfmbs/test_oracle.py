@@ -17,8 +17,8 @@ import pytest
 from onnx import helper
 
 import tsuc
-from tests.tfmbs.fabric_oracle import OracleFabric, OracleModel
-from tests.tfmbs.models import one_graph_model, rand
+from tests.targets.tfmbs.fabric_oracle import OracleFabric, OracleModel
+from tests.targets.tfmbs.models import one_graph_model, rand
 from tsuc.runtime.tfmbs import pt5
 from tsuc.runtime.tfmbs.fabric import Fabric
 from tsuc.runtime.tfmbs.machine import FabricConfig
@@ -200,7 +200,7 @@ def test_overflowing_layer_wraps_like_the_oracle(tmp_path):
     again = tsuc.load(path)
     _check_against_oracle(again, OracleModel(path), {"x": x}, replay=True)
     # the plain reference, wrapping at 8 bits, agrees; at 32 bits it does not: the wrap is really there
-    from tests.tfmbs import reference as ref
+    from tests.targets.tfmbs import reference as ref
     y = exe.run({"x": x})["y"]
     np.testing.assert_array_equal(y, ref.linear(x, w, act_trits=1, acc_bits=8))
     assert not np.array_equal(y, ref.linear(x, w, act_trits=1))

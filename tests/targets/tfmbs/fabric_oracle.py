@@ -24,7 +24,7 @@ import zipfile
 
 import numpy as np
 
-from tests.tfmbs import reference as ref
+from tests.targets.tfmbs import reference as ref
 
 BASE = 0x1000
 # TFD columns, in the order design/tfmbs.md lists the seed's fields, then tsuc's two

@@ -9,7 +9,7 @@ from onnx import helper
 
 import tsuc
 from tsuc.errors import TsucError
-from tsuc.tests.hologram.models import make_model, residual_chain
+from tests.targets.hologram.models import make_model, residual_chain
 
 RNG = np.random.default_rng(0)
 

@@ -17,7 +17,7 @@ from tsuc.runtime.hologram.machine import (
     kernel_cost,
 )
 from tsuc.runtime.hologram.reference import run_reference
-from tsuc.tests.hologram.models import make_model, residual_chain
+from tests.targets.hologram.models import make_model, residual_chain
 
 RNG = np.random.default_rng(1)
 

@@ -14,9 +14,9 @@ import pytest
 from onnx import helper
 
 import tsuc
-from tests.core.test_conformance import CASES, LIGHT, _case_id
-from tests.xla.models import F, graph_model, rand
-from tests.xla.test_lowering import CASES as PATTERN_CASES
+from tests.compiler.test_conformance import CASES, LIGHT, _case_id
+from tests.targets.xla.models import F, graph_model, rand
+from tests.targets.xla.test_lowering import CASES as PATTERN_CASES
 from tsuc.errors import ArtifactError
 from tsuc.runtime.xla import client
 from tsuc.runtime.xla.systolic import gemm_cycles
