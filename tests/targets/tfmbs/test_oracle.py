@@ -213,7 +213,7 @@ def test_device_state_is_per_loaded_artifact(tmp_path):
     one, two = tsuc.load(path), tsuc.load(path)
     x = _relu_input(shape, 3)
     for exe in (one, two):
-        exe.run({"x": x}, tfmbs_mode="replay")
+        exe.run({"x": x}, mode="replay")
     segs = [e for e in one.executors if e.spec["kind"] == "tfmbs"]
     assert len(segs) == 3 and len({id(e.fabric) for e in segs}) == 1  # one artifact: one fabric, Bank A shared
     assert segs[0].fabric is not next(e for e in two.executors if e.spec["kind"] == "tfmbs").fabric
