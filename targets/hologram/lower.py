@@ -20,13 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import (
-    ArrayAttr,
     DenseResourceAttr,
     Float32Type,
-    FloatAttr,
     IntegerAttr,
     ModuleOp,
-    StringAttr,
     TensorType,
     f32,
 )
@@ -39,6 +36,7 @@ from tsuc.dialects import hologram as hg
 from tsuc.dialects.onnx import op_class
 from tsuc.dialects.tsuc import SegmentOp
 from tsuc.targets.hologram.options import segment_options
+from tsuc.compiler.attrs import float_attr as _float, int_attr as _int, ints_attr as _ints, str_attr as _string
 
 TARGET = "hologram"
 Builder = Callable[["Emitter"], SSAValue]
@@ -81,26 +79,6 @@ def _static_f32(ty) -> bool:
 
 def _shape(v: SSAValue) -> tuple[int, ...]:
     return tuple(v.type.get_shape())
-
-
-def _int(op: Operation, name: str, default: int) -> int:
-    a = op.attributes.get(name)
-    return int(a.value.data) if isinstance(a, IntegerAttr) else default
-
-
-def _float(op: Operation, name: str, default: float) -> float:
-    a = op.attributes.get(name)
-    return float(a.value.data) if isinstance(a, FloatAttr) else default
-
-
-def _ints(op: Operation, name: str) -> list[int] | None:
-    a = op.attributes.get(name)
-    return [int(v.value.data) for v in a.data] if isinstance(a, ArrayAttr) else None
-
-
-def _string(op: Operation, name: str, default: str) -> str:
-    a = op.attributes.get(name)
-    return a.data if isinstance(a, StringAttr) else default
 
 
 def _present(op: Operation) -> list[SSAValue]:

@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from xdsl.dialects.builtin import ArrayAttr, FloatAttr, IntegerAttr, ModuleOp, StringAttr, TensorType
+from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.ir import Attribute, Operation, SSAValue
 
 from tsuc.compiler.blobs import constant_value
 from tsuc.compiler.onnx_export import node_name
+from tsuc.compiler.attrs import float_attr as _float, int_attr as _int, ints_attr as _ints, str_attr as _str
 
 LINEAR_OPS = ("onnx.Gemm", "onnx.MatMul", "onnx.Conv")
 
@@ -62,26 +63,6 @@ def _is_f32(ty: Attribute) -> bool:
     from xdsl.dialects.builtin import Float32Type
 
     return isinstance(ty, TensorType) and isinstance(ty.element_type, Float32Type)
-
-
-def _int(op: Operation, name: str, default: int) -> int:
-    a = op.attributes.get(name)
-    return int(a.value.data) if isinstance(a, IntegerAttr) else default
-
-
-def _float(op: Operation, name: str, default: float) -> float:
-    a = op.attributes.get(name)
-    return float(a.value.data) if isinstance(a, FloatAttr) else default
-
-
-def _ints(op: Operation, name: str) -> list[int] | None:
-    a = op.attributes.get(name)
-    return [int(v.value.data) for v in a.data] if isinstance(a, ArrayAttr) else None
-
-
-def _str(op: Operation, name: str, default: str) -> str:
-    a = op.attributes.get(name)
-    return a.data if isinstance(a, StringAttr) else default
 
 
 def layer_name(op: Operation, index: int | None = None) -> str:

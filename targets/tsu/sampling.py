@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import FloatAttr, IntegerAttr, ModuleOp
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
@@ -29,11 +29,7 @@ from tsuc.compiler.types import numpy_dtype, shape_of
 from tsuc.dialects.tsu import SampleOp
 from tsuc.dialects.tsuc import SegmentOp
 from tsuc.errors import TsucError
-
-
-def _float(op: Operation, name: str, default: float) -> float:
-    attr = op.attributes.get(name)
-    return float(attr.value.data) if isinstance(attr, (FloatAttr, IntegerAttr)) else default
+from tsuc.compiler.attrs import float_attr as _float
 
 
 class LowerSamplingPattern(RewritePattern):
