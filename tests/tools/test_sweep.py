@@ -13,11 +13,10 @@ import sys
 import time
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 import tsuc
+from tests.tools.models import relu_mlp
 from tsuc.errors import TsucError
 from tsuc.runtime.inputs import make_random_inputs
 from tsuc.tools.sweep import (
@@ -35,17 +34,7 @@ TINY_GSET = os.path.join(ROOT, "tests", "targets", "tsu", "data", "tiny.txt")
 
 @pytest.fixture
 def mlp(tmp_path):
-    rng = np.random.default_rng(0)
-    w1 = (rng.standard_normal((16, 24)) / 4).astype(np.float32)
-    w2 = (rng.standard_normal((24, 5)) / 5).astype(np.float32)
-    nodes = [helper.make_node("MatMul", ["x", "W1"], ["h"], name="fc1"), helper.make_node("Relu", ["h"], ["r"], name="relu"),
-             helper.make_node("MatMul", ["r", "W2"], ["y"], name="fc2")]
-    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 16])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 5])],
-                              [numpy_helper.from_array(w1, "W1"), numpy_helper.from_array(w2, "W2")])
-    path = str(tmp_path / "mlp.onnx")
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
-    return path
+    return relu_mlp(str(tmp_path / "mlp.onnx"), seed=0)
 
 
 def read_csv(folder):
