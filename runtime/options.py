@@ -303,14 +303,14 @@ def split_namespaced(items: Mapping[str, Any], namespaces: dict[str, set[str]], 
             if ns not in namespaces:
                 listed = ", ".join(namespaces) or "none"
                 raise TsucError(f"{noun} {key}: {ns!r} is not one of the listed targets ({listed})")
-            routed[ns][name] = value
+            _route(routed[ns], ns, name, value, noun)
             continue
         if key in global_keys:
             globals_[key] = value
             continue
         owners = [n for n, keys in namespaces.items() if key in keys]
         if len(owners) == 1:
-            routed[owners[0]][key] = value
+            _route(routed[owners[0]], owners[0], key, value, noun)
         elif owners:
             raise TsucError(f"{noun} {key} is ambiguous: targets {', '.join(owners)} all have it "
                             f"(write {' or '.join(f'{o}.{key}' for o in owners)})")
@@ -318,3 +318,9 @@ def split_namespaced(items: Mapping[str, Any], namespaces: dict[str, set[str]], 
             known = sorted({f"{n}.{k}" for n, keys in namespaces.items() for k in keys} | set(global_keys))
             raise TsucError(f"unknown {noun} {key} (known: {', '.join(known) or 'none'})")
     return routed, globals_
+
+
+def _route(into: dict[str, Any], ns: str, name: str, value: Any, noun: str) -> None:
+    if name in into:
+        raise TsucError(f"{noun} {ns}.{name} is given twice (once bare, once as {ns}.{name})")
+    into[name] = value
