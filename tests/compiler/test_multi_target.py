@@ -69,6 +69,8 @@ def test_options_are_namespaced_and_checked(small_cnn):
         tsuc.compile(small_cnn, target="tfmbs,tsu", options={"warp": 1})
     with pytest.raises(TsucError, match=r"'xla' is not one of the listed targets"):
         tsuc.compile(small_cnn, target="tfmbs", options={"xla.rows": 1})
+    with pytest.raises(TsucError, match=r"option tfmbs.tiles is given twice"):
+        tsuc.compile(small_cnn, target="tfmbs", options={"tiles": 2, "tfmbs.tiles": 3})
     with pytest.raises(TsucError, match="given both in the target spec and as an option"):
         tsuc.compile(small_cnn, target="tfmbs{tiles=2}", options={"tfmbs.tiles": 3})
 
