@@ -115,7 +115,7 @@ def default_opset(model: ModelProto) -> int | None:
 
 
 def prepare(model: ModelProto, where: str, input_shapes: dict[str, list[int]] | None = None) -> ModelProto:
-    """Opset conversion, user input shapes, shape inference.
+    """Opset conversion, user input shapes, shape inference; returns a model with its weights.
 
     Models older than `MIN_OPSET` are brought up to it with onnx's version converter (the
     targets' lowerings are written against modern op forms). Models at `MIN_OPSET` or newer,
@@ -123,6 +123,13 @@ def prepare(model: ModelProto, where: str, input_shapes: dict[str, list[int]] | 
     converted down. If the converter cannot convert an old model, or the converted model's
     inputs or outputs differ from the original's, the model is imported at its own opset: its
     ops whose schema changed since are then carried to the host as whole nodes."""
+    light, weights = _prepare(model, where, input_shapes)
+    return _with_weights(light, weights)
+
+
+def _prepare(model: ModelProto, where: str, input_shapes: dict[str, list[int]] | None) -> tuple[ModelProto, dict[str, onnx.TensorProto]]:
+    """`prepare` on the weight-stripped model (see `_split_weights`): the prepared model with
+    stubs for its large initializers, and those initializers by name. `model` is not changed."""
     _check_names(model.graph, where)
     for o in model.opset_import:
         if not isinstance(o.domain, str):
@@ -131,29 +138,129 @@ def prepare(model: ModelProto, where: str, input_shapes: dict[str, list[int]] | 
     if opset is not None and opset > OPSET:
         raise UnsupportedError(f"{where}: the model uses ONNX opset {opset}, newer than opset {OPSET}, the newest the "
                                f"installed onnx {onnx.__version__} defines; install a newer onnx to compile it")
-    if opset is not None and opset < MIN_OPSET and model.graph.node:
+    light, weights = _split_weights(model)
+    if opset is not None and opset < MIN_OPSET and light.graph.node:
         work = ModelProto()
-        work.CopyFrom(model)
+        work.CopyFrom(light)  # stubs only: cheap
         if opset < 7:
-            _fix_legacy_prelu(work)
-        try:
-            converted = onnx.version_converter.convert_version(work, MIN_OPSET)
-        except Exception:
-            converted = None  # imported at its own opset below
-        if converted is not None and _same_signature(model, converted):
-            model = converted
+            _fix_legacy_prelu(work, weights)
+        converted = _convert(work, weights)
+        if converted is not None and _same_signature(light, converted[0]):
+            light, weights = converted
     if input_shapes:
-        _set_input_shapes(model, where, input_shapes)
-    try:
-        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    except Exception as e:
-        raise TsucError(f"{where}: shape inference failed: {_first_line(e)}") from None
+        _set_input_shapes(light, where, input_shapes)
+    light, weights = _infer_shapes(light, weights, where)
     from tsuc.compiler.frontends.onnx_checks import static_shape_problems
 
-    problems = static_shape_problems(model)
+    problems = static_shape_problems(light)
     if problems:
         raise UnsupportedError(f"{where}: {len(problems)} problem(s): " + "; ".join(problems[:10]))
-    return model
+    return light, weights
+
+
+STUB_ELEMENTS = 1024
+"""Initializers with at least this many elements travel through onnx's version converter and
+shape inference as stubs. The values those read (shapes, axes, pads, scales, repeats, ...)
+are far smaller; should one ever read a stub, it fails and the whole model is used instead."""
+
+_STUB_LOCATION = "tsuc:weight-stub"
+
+
+def _split_weights(model: ModelProto) -> tuple[ModelProto, dict[str, onnx.TensorProto]]:
+    """A copy of `model` whose large top-level initializers are stubs, and those initializers
+    by name (the originals, not copies).
+
+    onnx's version converter and shape inference serialise the whole model into C++ and parse
+    their result back, so on a 100 MB ResNet-50 they spent most of the compile moving weights
+    they never read. A stub keeps the name, element type and dims, and is marked as external
+    data, which onnx's shape inference refuses to read (`Cannot parse data from external
+    tensors`): a stub that some op's inference needs shows up as an error, never as a wrong
+    shape. Only the first of same-named initializers (an invalid model) is stubbed."""
+    light = ModelProto()
+    for field, value in model.ListFields():
+        if field.name != "graph":
+            _copy_field(light, field, value)
+    for field, value in model.graph.ListFields():
+        if field.name != "initializer":
+            _copy_field(light.graph, field, value)
+    weights: dict[str, onnx.TensorProto] = {}
+    for tensor in model.graph.initializer:
+        if (isinstance(tensor.name, str) and tensor.name not in weights and has_numpy_dtype(tensor.data_type)
+                and tensor.data_location != onnx.TensorProto.EXTERNAL and not tensor.HasField("segment")
+                and int(np.prod(tensor.dims, dtype=np.float64)) >= STUB_ELEMENTS):
+            stub = light.graph.initializer.add()
+            stub.name = tensor.name
+            stub.data_type = tensor.data_type
+            stub.dims.extend(tensor.dims)
+            stub.data_location = onnx.TensorProto.EXTERNAL
+            entry = stub.external_data.add()
+            entry.key, entry.value = "location", _STUB_LOCATION
+            weights[tensor.name] = tensor
+        else:
+            light.graph.initializer.add().CopyFrom(tensor)
+    return light, weights
+
+
+def _copy_field(dst: Any, field: Any, value: Any) -> None:
+    repeated = field.is_repeated if hasattr(field, "is_repeated") else field.label == field.LABEL_REPEATED  # protobuf < 6
+    if repeated:
+        getattr(dst, field.name).extend(value)
+    elif field.type == field.TYPE_MESSAGE:
+        getattr(dst, field.name).CopyFrom(value)
+    else:
+        setattr(dst, field.name, value)
+
+
+def _is_stub(tensor: onnx.TensorProto) -> bool:
+    return (tensor.data_location == onnx.TensorProto.EXTERNAL and len(tensor.external_data) == 1
+            and tensor.external_data[0].value == _STUB_LOCATION)
+
+
+def _stubs(model: ModelProto) -> list[tuple[str, tuple[int, ...], int]]:
+    return sorted((t.name, tuple(t.dims), t.data_type) for t in model.graph.initializer if _is_stub(t))
+
+
+def _with_weights(light: ModelProto, weights: dict[str, onnx.TensorProto]) -> ModelProto:
+    """`light` with its stubs replaced by the weights (a copy; `light` is not changed)."""
+    full = ModelProto()
+    full.CopyFrom(light)
+    for tensor in full.graph.initializer:
+        if _is_stub(tensor):
+            tensor.CopyFrom(weights[tensor.name])
+    return full
+
+
+def _convert(work: ModelProto, weights: dict[str, onnx.TensorProto]) -> tuple[ModelProto, dict[str, onnx.TensorProto]] | None:
+    """`work` converted to `MIN_OPSET`, or None if onnx's converter cannot.
+
+    The stripped model is converted; if the converter fails on it or does not hand every stub
+    back as it was, the whole model is converted instead (the same result, slower)."""
+    try:
+        converted = onnx.version_converter.convert_version(work, MIN_OPSET)
+        if _stubs(converted) == _stubs(work):
+            return converted, weights
+    except Exception:
+        pass
+    try:
+        converted = onnx.version_converter.convert_version(_with_weights(work, weights), MIN_OPSET)
+    except Exception:
+        return None  # imported at its own opset
+    return _split_weights(converted)
+
+
+def _infer_shapes(light: ModelProto, weights: dict[str, onnx.TensorProto], where: str) -> tuple[ModelProto, dict[str, onnx.TensorProto]]:
+    """onnx's shape inference (with data propagation) on the stripped model, strictly, so that
+    any error, a stub read included, sends it to the whole model instead, inferred as before
+    (errors of single nodes ignored, as onnx does by default)."""
+    try:
+        return onnx.shape_inference.infer_shapes(light, strict_mode=True, data_prop=True), weights
+    except Exception:
+        pass
+    try:
+        inferred = onnx.shape_inference.infer_shapes(_with_weights(light, weights), data_prop=True)
+    except Exception as e:
+        raise TsucError(f"{where}: shape inference failed: {_first_line(e)}") from None
+    return _split_weights(inferred)
 
 
 def _first_line(e: BaseException) -> str:
@@ -174,7 +281,7 @@ def _same_signature(old: ModelProto, new: ModelProto) -> bool:
     return sig(old) == sig(new)
 
 
-def _fix_legacy_prelu(model: ModelProto) -> None:
+def _fix_legacy_prelu(model: ModelProto, weights: dict[str, onnx.TensorProto]) -> None:
     """Before opset 7 PRelu broadcast a 1-D slope along axis 1; the version converter keeps the
     slope as is, which numpy-style broadcasting then applies along the last axis. Reshape such
     slopes to [C, 1, ..., 1] so the converted model means what the original meant."""
@@ -186,7 +293,7 @@ def _fix_legacy_prelu(model: ModelProto) -> None:
         slope = inits[node.input[1]]
         rank = ranks.get(node.input[0])
         if len(slope.dims) == 1 and slope.dims[0] > 1 and rank is not None and rank >= 3:
-            array = numpy_helper.to_array(slope).reshape([slope.dims[0]] + [1] * (rank - 2))
+            array = numpy_helper.to_array(weights.get(slope.name, slope) if _is_stub(slope) else slope).reshape([slope.dims[0]] + [1] * (rank - 2))
             slope.CopyFrom(numpy_helper.from_array(array, slope.name))
             for vi in model.graph.input:  # old models list initializers as inputs too
                 if vi.name == slope.name:
@@ -247,8 +354,9 @@ _UNKNOWN = onnx.TypeProto()
 
 
 class _Importer:
-    def __init__(self, model: ModelProto, where: str):
+    def __init__(self, model: ModelProto, where: str, weights: dict[str, onnx.TensorProto] | None = None):
         self.model = model
+        self.weights = weights or {}
         self.where = where
         self.store = BlobStore()
         self.values: dict[str, SSAValue] = {}
@@ -280,6 +388,8 @@ class _Importer:
         for vi, arg in zip(inputs, block.args):
             self.values[vi.name] = arg
         for tensor in graph.initializer:
+            if _is_stub(tensor) and tensor.name in self.weights:
+                tensor = self.weights[tensor.name]
             if has_numpy_dtype(tensor.data_type):
                 block.add_op(self.constant(tensor.name, self.initializer_array(tensor), tensor.data_type))
             else:  # STRING, float8, int4, ...: a Constant node carried to the host whole
@@ -529,5 +639,5 @@ def import_model(model: ModelProto | str, input_shapes: dict[str, list[int]] | N
         where = where or os.fspath(model)
         model = load_onnx(os.fspath(model))
     where = where or "<model>"
-    model = prepare(model, where, input_shapes)
-    return _Importer(model, where).run()
+    light, weights = _prepare(model, where, input_shapes)
+    return _Importer(light, where, weights).run()
