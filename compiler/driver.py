@@ -36,6 +36,7 @@ from tsuc.compiler.artifact_writer import ArtifactBuilder
 from tsuc.compiler.emit import emit_module, main_function
 from tsuc.compiler.passes.partition import NOTES
 from tsuc.compiler.resources import print_resources
+from tsuc.compiler.verifier import IncrementalVerifier
 from tsuc.dialects.onnx import is_onnx_op
 from tsuc.errors import TsucError
 from tsuc.targets.base import Target
@@ -97,24 +98,36 @@ def stage_names(targets: Sequence[Target]) -> list[str]:
     return names
 
 
-def run_passes(ctx: Context, module: ModuleOp, specs: Sequence[str]) -> None:
-    """Parse `specs` against the universe and apply them, verifying the module after each pass."""
+def run_passes(ctx: Context, module: ModuleOp, specs: Sequence[str], verifier: IncrementalVerifier | None = None) -> None:
+    """Parse `specs` against the universe and apply them, verifying the module after each pass
+    (`verifier` remembers what it verified, so passes over one module share one)."""
     from tsuc.compiler.universe import all_passes
 
     if not specs:
         return
+    callback = _verify_after if verifier is None else _verify_callback(verifier)
     try:
-        pipeline = PassPipeline.parse_spec(all_passes(), ",".join(specs), callback=_verify_after)
+        pipeline = PassPipeline.parse_spec(all_passes(), ",".join(specs), callback=callback)
     except ValueError as e:
         raise TsucError(f"pass pipeline {','.join(specs)!r}: {e}") from None
     pipeline.apply(ctx, module)
 
 
+def _verify_callback(verifier: IncrementalVerifier):
+    def callback(previous: ModulePass | None, module: ModuleOp, _next: ModulePass | None) -> None:
+        if previous is not None:
+            _verified(previous, module, verifier.verify)
+    return callback
+
+
 def _verify_after(previous: ModulePass | None, module: ModuleOp, _next: ModulePass | None) -> None:
-    if previous is None:
-        return
+    if previous is not None:
+        _verified(previous, module, ModuleOp.verify)
+
+
+def _verified(previous: ModulePass, module: ModuleOp, verify) -> None:
     try:
-        module.verify()
+        verify(module)
     except (VerifyException, DiagnosticException) as e:
         message = " ".join(str(e).split())[:800]
         raise TsucError(f"internal compiler error: pass {previous.name} left invalid IR ({message}); "
@@ -190,21 +203,22 @@ def lower(model: Any, targets: Sequence[Target], input_shapes: dict[str, list[in
     def stop(stage: str) -> str | None:
         return print_ir(module, debuginfo, weights) if emit == stage else None
 
+    verifier = IncrementalVerifier()
     if is_model:
-        run_passes(ctx, module, CORE_PASSES + (("tsuc-expose-values",) if expose_all else ()))
+        run_passes(ctx, module, CORE_PASSES + (("tsuc-expose-values",) if expose_all else ()), verifier)
     if (text := stop("core")) is not None:
         return module, name, provenance, text
     pipeline = lowering_pipeline(targets, fallback)
-    run_passes(ctx, module, pipeline[:PARTITION_STEPS])
+    run_passes(ctx, module, pipeline[:PARTITION_STEPS], verifier)
     if (text := stop("partitioned")) is not None:
         return module, name, provenance, text
-    run_passes(ctx, module, pipeline[PARTITION_STEPS:])
+    run_passes(ctx, module, pipeline[PARTITION_STEPS:], verifier)
     if (text := stop("lowered")) is not None:
         return module, name, provenance, text
     for target in targets:
         for view, passes in target.views().items():
             if emit == view:
-                run_passes(ctx, module, passes)
+                run_passes(ctx, module, passes, verifier)
                 text = target.render(view, module, weights)
                 return module, name, provenance, text if text is not None else stop(view)
     return module, name, provenance, None

@@ -138,7 +138,9 @@ def _make_op_class(schema: OpSchema) -> type[IRDLOperation]:
     fields["ONNX_OPERANDS"] = tuple(operand_names)
     fields["ONNX_RESULTS"] = tuple(result_names)
     fields["ONNX_ATTRS"] = attr_names
-    fields["__annotations__"] = {k: ClassVar[object] for k in ("ONNX_OP_TYPE", "ONNX_SCHEMA", "ONNX_OPERANDS", "ONNX_RESULTS", "ONNX_ATTRS")}
+    fields["LOCAL_VERIFY"] = True  # verification reads only the op itself (see tsuc.compiler.verifier)
+    fields["__annotations__"] = {k: ClassVar[object] for k in ("ONNX_OP_TYPE", "ONNX_SCHEMA", "ONNX_OPERANDS", "ONNX_RESULTS", "ONNX_ATTRS",
+                                                                "LOCAL_VERIFY")}
     fields["__module__"] = __name__
     cls = type(f"{schema.name}Op", (IRDLOperation,), fields)
     return irdl_op_definition(cls)

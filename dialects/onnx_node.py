@@ -19,6 +19,7 @@ Targets never match these ops (no `onnx.*` name), so they always land in host se
 from __future__ import annotations
 
 import base64
+from typing import ClassVar
 
 import onnx
 from xdsl.dialects.builtin import ArrayAttr, DenseResourceAttr, IntegerAttr, StringAttr
@@ -94,6 +95,7 @@ class NodeOp(IRDLOperation):
     input_slots = attr_def(ArrayAttr[IntegerAttr])
     output_slots = attr_def(ArrayAttr[IntegerAttr])
     captures = attr_def(ArrayAttr[StringAttr])
+    LOCAL_VERIFY: ClassVar[bool] = True  # verify_ reads only the op itself (see tsuc.compiler.verifier)
 
     def verify_(self) -> None:
         ins = [k.value.data for k in self.input_slots.data]
