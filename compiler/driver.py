@@ -159,9 +159,11 @@ def frontend(model: Any, targets: Sequence[Target], input_shapes: dict[str, list
     path = os.fspath(model)
     ext = os.path.splitext(path)[1].lower()
     fmt = input_format or ("onnx" if ext in ONNX_EXTENSIONS else PROBLEM_EXTENSIONS.get(ext))
+    if fmt == "onnx":  # hashing (which releases the GIL) overlaps the import
+        digest = _Sha256(path)
+        module = import_model(path, input_shapes)
+        return module, path, {"source": os.path.basename(path), "source_sha256": digest.result(), "frontend": "onnx"}
     provenance = {"source": os.path.basename(path), "source_sha256": _file_sha256(path)}
-    if fmt == "onnx":
-        return import_model(path, input_shapes), path, provenance | {"frontend": "onnx"}
     for target in targets:
         reader = target.input_formats().get(fmt) if fmt else None
         if reader is not None:
@@ -182,9 +184,34 @@ def _file_sha256(path: str) -> str | None:
         return None
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
+        for chunk in iter(lambda: f.read(1 << 23), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+class _Sha256:
+    """`_file_sha256(path)` computed on a background thread; `result()` waits for it."""
+
+    def __init__(self, path: str) -> None:
+        import threading
+
+        self._path = path
+        self._value: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="tsuc-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = _file_sha256(self._path)
+        except BaseException as e:  # noqa: BLE001 - handed to result()
+            self._error = e
+
+    def result(self) -> str | None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def lower(model: Any, targets: Sequence[Target], input_shapes: dict[str, list[int]] | None = None, example_inputs: Any = None,

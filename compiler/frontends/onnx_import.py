@@ -77,6 +77,30 @@ def load_onnx(path: str) -> ModelProto:
     return model
 
 
+def _load_light(path: str) -> tuple[ModelProto, Weights]:
+    """`load_onnx` for the importer: the model with stubs for its large initializers, and those
+    as read-only arrays mapped from the file (`onnx_mmap`), or, when the file is not laid out
+    as that reader expects, as the TensorProtos `load_onnx` read."""
+    from tsuc.compiler.frontends.onnx_mmap import load_mapped
+
+    if not os.path.isfile(path):
+        raise TsucError(f"{path}: no such file")
+    mapped = load_mapped(path, _strippable, lambda t: _make_stub(t, t))
+    if mapped is None:
+        return _split_weights(load_onnx(path))
+    model, weights = mapped
+    if not model.graph.node and not model.graph.output:
+        raise TsucError(f"{path}: not an ONNX model (no graph)")
+    helper_ = onnx.external_data_helper
+    try:  # what `load_onnx` does, stubs left alone
+        for tensor in helper_._get_all_tensors(model):
+            if helper_.uses_external_data(tensor) and not _is_stub(tensor):
+                helper_.load_external_data_for_tensor(tensor, os.path.dirname(os.path.abspath(path)))
+    except Exception as e:
+        raise TsucError(f"{path}: cannot read its external data ({_first_line(e)})") from None
+    return model, weights
+
+
 def parse_shape(text: str) -> list[int]:
     """`1x3x224x224` -> [1, 3, 224, 224]."""
     try:
@@ -127,9 +151,16 @@ def prepare(model: ModelProto, where: str, input_shapes: dict[str, list[int]] | 
     return _with_weights(light, weights)
 
 
-def _prepare(model: ModelProto, where: str, input_shapes: dict[str, list[int]] | None) -> tuple[ModelProto, dict[str, onnx.TensorProto]]:
+Weights = dict[str, "onnx.TensorProto | np.ndarray"]
+"""Large initializers by name, kept out of the model that onnx's tools see (`_split_weights`):
+the original TensorProtos, or arrays mapped from the file (`onnx_mmap`)."""
+
+
+def _prepare(model: ModelProto, where: str, input_shapes: dict[str, list[int]] | None,
+             weights: Weights | None = None) -> tuple[ModelProto, Weights]:
     """`prepare` on the weight-stripped model (see `_split_weights`): the prepared model with
-    stubs for its large initializers, and those initializers by name. `model` is not changed."""
+    stubs for its large initializers, and those initializers by name. `model` is not changed.
+    With `weights`, `model` is already stripped (its stubs stand for `weights`)."""
     _check_names(model.graph, where)
     for o in model.opset_import:
         if not isinstance(o.domain, str):
@@ -138,7 +169,10 @@ def _prepare(model: ModelProto, where: str, input_shapes: dict[str, list[int]] |
     if opset is not None and opset > OPSET:
         raise UnsupportedError(f"{where}: the model uses ONNX opset {opset}, newer than opset {OPSET}, the newest the "
                                f"installed onnx {onnx.__version__} defines; install a newer onnx to compile it")
-    light, weights = _split_weights(model)
+    if weights is None:
+        light, weights = _split_weights(model)
+    else:
+        light = model
     if opset is not None and opset < MIN_OPSET and light.graph.node:
         work = ModelProto()
         work.CopyFrom(light)  # stubs only: cheap
@@ -166,7 +200,7 @@ are far smaller; should one ever read a stub, it fails and the whole model is us
 _STUB_LOCATION = "tsuc:weight-stub"
 
 
-def _split_weights(model: ModelProto) -> tuple[ModelProto, dict[str, onnx.TensorProto]]:
+def _split_weights(model: ModelProto) -> tuple[ModelProto, Weights]:
     """A copy of `model` whose large top-level initializers are stubs, and those initializers
     by name (the originals, not copies).
 
@@ -183,22 +217,37 @@ def _split_weights(model: ModelProto) -> tuple[ModelProto, dict[str, onnx.Tensor
     for field, value in model.graph.ListFields():
         if field.name != "initializer":
             _copy_field(light.graph, field, value)
-    weights: dict[str, onnx.TensorProto] = {}
+    weights: Weights = {}
     for tensor in model.graph.initializer:
-        if (isinstance(tensor.name, str) and tensor.name not in weights and has_numpy_dtype(tensor.data_type)
-                and tensor.data_location != onnx.TensorProto.EXTERNAL and not tensor.HasField("segment")
-                and int(np.prod(tensor.dims, dtype=np.float64)) >= STUB_ELEMENTS):
-            stub = light.graph.initializer.add()
-            stub.name = tensor.name
-            stub.data_type = tensor.data_type
-            stub.dims.extend(tensor.dims)
-            stub.data_location = onnx.TensorProto.EXTERNAL
-            entry = stub.external_data.add()
-            entry.key, entry.value = "location", _STUB_LOCATION
+        if _strippable(tensor) and tensor.name not in weights:
+            _make_stub(light.graph.initializer.add(), tensor)
             weights[tensor.name] = tensor
         else:
             light.graph.initializer.add().CopyFrom(tensor)
     return light, weights
+
+
+def _strippable(tensor: onnx.TensorProto) -> bool:
+    """Whether an initializer is large enough, and plain enough, to travel as a stub."""
+    return (isinstance(tensor.name, str) and has_numpy_dtype(tensor.data_type)
+            and tensor.data_location != onnx.TensorProto.EXTERNAL and not tensor.HasField("segment")
+            and all(d >= 0 for d in tensor.dims) and int(np.prod(tensor.dims, dtype=np.float64)) >= STUB_ELEMENTS)
+
+
+def _make_stub(stub: onnx.TensorProto, tensor: onnx.TensorProto) -> None:
+    """Make `stub` (which may be `tensor` itself) the stub of `tensor`: name, type, dims, mark."""
+    name, data_type, dims = tensor.name, tensor.data_type, list(tensor.dims)
+    stub.Clear()
+    stub.name = name
+    stub.data_type = data_type
+    stub.dims.extend(dims)
+    stub.data_location = onnx.TensorProto.EXTERNAL
+    entry = stub.external_data.add()
+    entry.key, entry.value = "location", _STUB_LOCATION
+
+
+def _weight_tensor(name: str, weight: onnx.TensorProto | np.ndarray) -> onnx.TensorProto:
+    return numpy_helper.from_array(weight, name) if isinstance(weight, np.ndarray) else weight
 
 
 def _copy_field(dst: Any, field: Any, value: Any) -> None:
@@ -220,17 +269,17 @@ def _stubs(model: ModelProto) -> list[tuple[str, tuple[int, ...], int]]:
     return sorted((t.name, tuple(t.dims), t.data_type) for t in model.graph.initializer if _is_stub(t))
 
 
-def _with_weights(light: ModelProto, weights: dict[str, onnx.TensorProto]) -> ModelProto:
+def _with_weights(light: ModelProto, weights: Weights) -> ModelProto:
     """`light` with its stubs replaced by the weights (a copy; `light` is not changed)."""
     full = ModelProto()
     full.CopyFrom(light)
     for tensor in full.graph.initializer:
         if _is_stub(tensor):
-            tensor.CopyFrom(weights[tensor.name])
+            tensor.CopyFrom(_weight_tensor(tensor.name, weights[tensor.name]))
     return full
 
 
-def _convert(work: ModelProto, weights: dict[str, onnx.TensorProto]) -> tuple[ModelProto, dict[str, onnx.TensorProto]] | None:
+def _convert(work: ModelProto, weights: Weights) -> tuple[ModelProto, Weights] | None:
     """`work` converted to `MIN_OPSET`, or None if onnx's converter cannot.
 
     The stripped model is converted; if the converter fails on it or does not hand every stub
@@ -248,7 +297,7 @@ def _convert(work: ModelProto, weights: dict[str, onnx.TensorProto]) -> tuple[Mo
     return _split_weights(converted)
 
 
-def _infer_shapes(light: ModelProto, weights: dict[str, onnx.TensorProto], where: str) -> tuple[ModelProto, dict[str, onnx.TensorProto]]:
+def _infer_shapes(light: ModelProto, weights: Weights, where: str) -> tuple[ModelProto, Weights]:
     """onnx's shape inference (with data propagation) on the stripped model, strictly, so that
     any error, a stub read included, sends it to the whole model instead, inferred as before
     (errors of single nodes ignored, as onnx does by default)."""
@@ -281,7 +330,7 @@ def _same_signature(old: ModelProto, new: ModelProto) -> bool:
     return sig(old) == sig(new)
 
 
-def _fix_legacy_prelu(model: ModelProto, weights: dict[str, onnx.TensorProto]) -> None:
+def _fix_legacy_prelu(model: ModelProto, weights: Weights) -> None:
     """Before opset 7 PRelu broadcast a 1-D slope along axis 1; the version converter keeps the
     slope as is, which numpy-style broadcasting then applies along the last axis. Reshape such
     slopes to [C, 1, ..., 1] so the converted model means what the original meant."""
@@ -293,7 +342,7 @@ def _fix_legacy_prelu(model: ModelProto, weights: dict[str, onnx.TensorProto]) -
         slope = inits[node.input[1]]
         rank = ranks.get(node.input[0])
         if len(slope.dims) == 1 and slope.dims[0] > 1 and rank is not None and rank >= 3:
-            array = numpy_helper.to_array(weights.get(slope.name, slope) if _is_stub(slope) else slope).reshape([slope.dims[0]] + [1] * (rank - 2))
+            array = numpy_helper.to_array(_weight_tensor(slope.name, weights[slope.name]) if _is_stub(slope) else slope).reshape([slope.dims[0]] + [1] * (rank - 2))
             slope.CopyFrom(numpy_helper.from_array(array, slope.name))
             for vi in model.graph.input:  # old models list initializers as inputs too
                 if vi.name == slope.name:
@@ -354,7 +403,7 @@ _UNKNOWN = onnx.TypeProto()
 
 
 class _Importer:
-    def __init__(self, model: ModelProto, where: str, weights: dict[str, onnx.TensorProto] | None = None):
+    def __init__(self, model: ModelProto, where: str, weights: Weights | None = None):
         self.model = model
         self.weights = weights or {}
         self.where = where
@@ -389,7 +438,11 @@ class _Importer:
             self.values[vi.name] = arg
         for tensor in graph.initializer:
             if _is_stub(tensor) and tensor.name in self.weights:
-                tensor = self.weights[tensor.name]
+                weight = self.weights[tensor.name]
+                if isinstance(weight, np.ndarray):  # mapped from the file: already the array
+                    block.add_op(self.constant(tensor.name, weight, tensor.data_type))
+                    continue
+                tensor = weight
             if has_numpy_dtype(tensor.data_type):
                 block.add_op(self.constant(tensor.name, self.initializer_array(tensor), tensor.data_type))
             else:  # STRING, float8, int4, ...: a Constant node carried to the host whole
@@ -635,9 +688,10 @@ class _Importer:
 def import_model(model: ModelProto | str, input_shapes: dict[str, list[int]] | None = None,
                  where: str | None = None) -> ModuleOp:
     """ONNX file or ModelProto -> module with `func.func @main` and its blob store attached."""
+    weights = None
     if isinstance(model, (str, os.PathLike)):
         where = where or os.fspath(model)
-        model = load_onnx(os.fspath(model))
+        model, weights = _load_light(os.fspath(model))
     where = where or "<model>"
-    light, weights = _prepare(model, where, input_shapes)
+    light, weights = _prepare(model, where, input_shapes, weights)
     return _Importer(light, where, weights).run()
