@@ -92,8 +92,11 @@ def partition_function(fn: func.FuncOp, targets: Sequence[Target]) -> list[Segme
     # top-level op of the block, found by its original position without rescanning the block.
     position = {op: k for k, op in enumerate(block.ops)}
     segments = []
+    attrs: dict[int, TargetAttr] = {}  # one (immutable) attribute per target, shared by its segments
     for index, (label, ops) in enumerate(runs):
-        attr = TargetAttr(HOST) if label == HOST else TargetAttr(label.name, label.values)  # type: ignore[union-attr]
+        attr = attrs.get(id(label))
+        if attr is None:
+            attr = attrs[id(label)] = TargetAttr(HOST) if label == HOST else TargetAttr(label.name, label.values)  # type: ignore[union-attr]
         segments.append(_outline(block, f"{attr.data}{index}", attr, ops, position))
     return segments
 
