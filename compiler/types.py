@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from onnx import TensorProto
 from xdsl.dialects.builtin import (
@@ -78,7 +80,13 @@ def tensor_type(elem: Attribute, shape: list[int | None] | None) -> Attribute:
     """`tensor<...>` with None/negative dims dynamic, or `tensor<*x...>` when the rank is unknown."""
     if shape is None:
         return UnrankedTensorType(elem)
-    return TensorType(elem, [DYNAMIC_INDEX if d is None or d < 0 else int(d) for d in shape])
+    return _tensor_type(elem, tuple(DYNAMIC_INDEX if d is None or d < 0 else int(d) for d in shape))
+
+
+@lru_cache(maxsize=8192)
+def _tensor_type(elem: Attribute, dims: tuple[int, ...]) -> TensorType:
+    """Types are immutable: a model's few hundred distinct ones are built (and verified) once."""
+    return TensorType(elem, list(dims))
 
 
 def shape_of(ty: Attribute) -> list[int | None] | None:
