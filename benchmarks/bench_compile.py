@@ -13,9 +13,15 @@
     width the others are 2x and 4x wider; weights grow with the square of the width (4x,
     16x), the op count stays the same. Printed: weights, ops, CLI compile time, the time
     above the fixed start-up (the compile of a one-op model), seconds per million weights.
+    (ResNet-50 at 4x width, 410 M weights, would need ~10 GB while compiling; with the default
+    widths 1x is half of ResNet-50's width, 2x is ResNet-50's, 4x twice it.)
 (c) Depth family: the same network at width `--depth-width`, with `--depths` times as many
     bottleneck blocks per stage: ops and weights grow together, linearly. Printed: seconds
     per op and per million weights.
+
+Each compile is timed by the wall clock and by the CPU time of the `tsuc` process (user +
+system, from getrusage), the steadier of the two on a shared machine; the per-size figures
+use CPU time above the start-up (the CPU time of compiling a one-op model).
 
 Compile time is linear in model size when the per-weight (b) and per-op (c) figures stay
 flat (or fall) as the model grows. Every figure comes with the load average.
@@ -106,14 +112,21 @@ def weights_and_ops(path: str) -> tuple[int, int]:
     return sum(int(np.prod(t.dims)) for t in m.graph.initializer), len(m.graph.node)
 
 
-def cli_compile(model: str, out: str, runs: int) -> list[float]:
-    times = []
+def cli_compile(model: str, out: str, runs: int) -> tuple[list[float], list[float]]:
+    """Wall-clock and CPU seconds (user + system, of the child) of each `tsuc compile` run.
+    CPU time is the steadier measure on a shared machine: other jobs stretch the wall clock."""
+    import resource
+
+    walls, cpus = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "tsuc.tools.cli", "compile", model, "--target=tfmbs", "-o", out], check=True,
                        capture_output=True)
-        times.append(time.perf_counter() - t0)
-    return times
+        walls.append(time.perf_counter() - t0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return walls, cpus
 
 
 def ort_session_time(model: str, runs: int) -> float:
@@ -136,22 +149,23 @@ def load() -> str:
 
 def family(title: str, specs: list[tuple[str, float, int]], workdir: str, runs: int, startup: float) -> None:
     print(f"\n{title}")
-    print(f"  {'model':<16}{'weights':>10}{'ops':>6}{'compile s':>11}{'above start-up':>16}{'s / M weights':>15}{'ms / op':>9}"
-          f"{'ort session s':>15}   load")
+    print(f"  {'model':<13}{'weights':>9}{'ops':>6}{'wall s':>8}{'cpu s':>7}{'cpu above start-up':>20}{'s / M weights':>15}"
+          f"{'ms / op':>9}{'ort session s':>15}   load")
     rows = []
     for label, width, depth in specs:
         path = os.path.join(workdir, f"resnet_like_w{width}_d{depth}.onnx")
         if not os.path.exists(path):
             onnx.save(resnet_like(width, depth), path)
         n_weights, n_ops = weights_and_ops(path)
-        t = statistics.median(cli_compile(path, os.path.join(workdir, "family.tsuc"), runs))
+        walls, cpus = cli_compile(path, os.path.join(workdir, "family.tsuc"), runs)
+        wall, cpu = statistics.median(walls), statistics.median(cpus)
         anchor = ort_session_time(path, runs)
-        above = t - startup
+        above = cpu - startup
         rows.append((n_weights, n_ops, above))
-        print(f"  {label:<16}{n_weights / 1e6:>9.1f}M{n_ops:>6}{t:>11.2f}{above:>16.2f}{above / (n_weights / 1e6):>15.3f}"
+        print(f"  {label:<13}{n_weights / 1e6:>8.1f}M{n_ops:>6}{wall:>8.2f}{cpu:>7.2f}{above:>20.2f}{above / (n_weights / 1e6):>15.3f}"
               f"{1e3 * above / n_ops:>9.2f}{anchor:>15.2f}   {load()}", flush=True)
     (w0, o0, t0), (w1, o1, t1) = rows[0], rows[-1]
-    print(f"  largest / smallest: weights x{w1 / w0:.1f}, ops x{o1 / o0:.1f}, compile time above start-up x{t1 / t0:.1f}")
+    print(f"  largest / smallest: weights x{w1 / w0:.1f}, ops x{o1 / o0:.1f}, compile CPU time above start-up x{t1 / t0:.1f}")
 
 
 def main() -> None:
@@ -171,16 +185,19 @@ def main() -> None:
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "one", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]), tiny)
-    startup = statistics.median(cli_compile(tiny, os.path.join(args.workdir, "tiny.tsuc"), args.runs))
-    print(f"start-up: `tsuc compile` of a one-op model (interpreter, imports, write): {startup:.2f} s, median of {args.runs}; {load()}")
+    walls, cpus = cli_compile(tiny, os.path.join(args.workdir, "tiny.tsuc"), args.runs)
+    startup = statistics.median(cpus)
+    print(f"start-up: `tsuc compile` of a one-op model (interpreter, imports, write, load): {statistics.median(walls):.2f} s wall, "
+          f"{startup:.2f} s CPU, median of {args.runs}; {load()}")
 
     model = random_resnet50(os.path.join(args.workdir, "resnet50_random.onnx"))
     n_weights, n_ops = weights_and_ops(model)
     out = os.path.join(args.workdir, "r50_tfmbs.tsuc")
-    times = cli_compile(model, out, args.runs)
+    times, cpus = cli_compile(model, out, args.runs)
     print(f"\n(a) ResNet-50, {n_weights / 1e6:.1f} M random weights, {n_ops} ops, opset 9:")
     print(f"  tsuc compile {os.path.basename(model)} --target=tfmbs -o x.tsuc (CLI, interpreter start included): "
-          f"{statistics.median(times):.2f} s median of {args.runs} (runs: {', '.join(f'{t:.2f}' for t in times)}); {load()}")
+          f"{statistics.median(times):.2f} s median of {args.runs} (runs: {', '.join(f'{t:.2f}' for t in times)}; "
+          f"CPU {statistics.median(cpus):.2f} s); {load()}")
     anchor = ort_session_time(model, args.runs)
     print(f"  anchor, onnxruntime InferenceSession creation (ORT_ENABLE_ALL, in process): {anchor:.2f} s median of {args.runs}; {load()}")
     if args.iree:
