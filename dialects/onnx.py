@@ -162,11 +162,16 @@ def onnx_schemas() -> dict[str, OpSchema]:
 @cache
 def op_classes() -> dict[str, type[IRDLOperation]]:
     """Generated op classes by ONNX op type (`"Conv"` -> `onnx.Conv`)."""
-    return {name: _make_op_class(schema) for name, schema in onnx_schemas().items()}
+    return {name: cls for name in onnx_schemas() if (cls := op_class(name)) is not None}
 
 
+@cache
 def op_class(op_type: str) -> type[IRDLOperation] | None:
-    return op_classes().get(op_type)
+    """The generated class of one op type, made on first use: importing a model needs the
+    dozen op types it holds, not all ~200 (generating them all took ~60 ms per compile).
+    `op_classes()` and the dialect hand out these same class objects."""
+    schema = onnx_schemas().get(op_type)
+    return None if schema is None else _make_op_class(schema)
 
 
 def is_onnx_op(op: object) -> bool:
