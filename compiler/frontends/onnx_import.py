@@ -283,7 +283,9 @@ def _convert(work: ModelProto, weights: Weights) -> tuple[ModelProto, Weights] |
     """`work` converted to `MIN_OPSET`, or None if onnx's converter cannot.
 
     The stripped model is converted; if the converter fails on it or does not hand every stub
-    back as it was, the whole model is converted instead (the same result, slower)."""
+    back as it was, the whole model is converted instead (the same result, slower). onnx's
+    adapters that read initializer values all convert down (axes_input_to_attribute,
+    reshape_5_4, split_13_12, upsample_9_8); this conversion only goes up."""
     try:
         converted = onnx.version_converter.convert_version(work, MIN_OPSET)
         if _stubs(converted) == _stubs(work):
