@@ -166,13 +166,15 @@ def test_unusual_encodings_fall_back_to_the_ordinary_load(tmp_path):
         tsuc.compile(truncated, target="cpu")
 
 
-def test_zoo_model_imports_identically_through_both_loads(tmp_path):
-    """SqueezeNet (opset 9, converted) with random weights: the same printed IR, weights included."""
-    from tsuc.benchmarks.models import random_weights_model
+def test_both_loads_import_identically(tmp_path):
+    """The printed IR, weights included, of a file read through the mapping and of the same
+    model handed over as a ModelProto: a converted model with mapped weights, and a zoo model."""
     from tsuc.compiler.driver import print_ir
 
-    path = str(tmp_path / "squeezenet.onnx")
-    onnx.save(random_weights_model(os.path.join(ONNX_DATA, "light", "light_squeezenet.onnx")), path)
+    path = str(tmp_path / "cnn.onnx")
+    onnx.save(_cnn(9), path)
     mapped = print_ir(import_model(path))
-    assert "dialect_resources" in mapped
+    assert "dialect_resources" in mapped and "conv.w" in mapped
     assert mapped == print_ir(import_model(load_onnx(path)))
+    zoo = os.path.join(ONNX_DATA, "light", "light_squeezenet.onnx")
+    assert print_ir(import_model(zoo)) == print_ir(import_model(load_onnx(zoo)))
