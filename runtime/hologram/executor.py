@@ -13,23 +13,57 @@ arrays handed to the caller (no copy out), everything between kernels goes throu
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from tsuc.errors import ArtifactError, TsucError
 from tsuc.runtime.executors import SegmentExecutor
-from tsuc.runtime.hologram.kernels import compile_step, work_rows
+from tsuc.runtime.hologram import compiled, plan
+from tsuc.runtime.hologram.kernels import _prod, compile_step, work_rows
 from tsuc.runtime.hologram.machine import Machine, kernel_cost, op_counts
-from tsuc.runtime.hologram.pool import Pool
+from tsuc.runtime.hologram.pool import Pool, aligned_bytes
 
 CONFIG_VERSION = 1
+PARALLEL_WORK = 1 << 20  # element-ops of a group above which its blocks are split over the threads
+_QUIET = {"gemm", "reshape", "transpose", "softmax", "log_softmax"}  # numpy steps that raise no FP warnings
+
+
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tsuc-hologram")  # the second core's half of a big group
+
+
+def _threads() -> int:
+    return min(2, os.cpu_count() or 1)
+
+
+def _pad(n: int) -> tuple:
+    """Dummy arrays that fill the run-time operand tuple to a power of two (few specialisations)."""
+    size = 1
+    while size < max(n, 1):
+        size *= 2
+    return tuple(np.zeros(1, np.float32) for _ in range(size))
+
+
+def _softmax_step(op: dict[str, Any], values: list[dict[str, Any]]) -> Any:
+    (a,), o = op["in"], op["out"]
+    shape = [int(d) for d in values[a]["shape"]]
+    axis = int(op["attrs"]["axis"]) % max(len(shape), 1)
+    n = shape[axis] if shape else 1
+    inner = _prod(shape[axis + 1:])
+    outer = _prod(shape[:axis])
+    log = op["op"] == "log_softmax"
+    if outer * n * inner == 0:
+        return lambda bufs: None
+    return lambda bufs: compiled.softmax_rows(bufs[a].reshape(-1), bufs[o].reshape(-1), outer, n, inner, log)
 
 
 class HologramSegment(SegmentExecutor):
     kind = "hologram"
 
-    def __init__(self, spec: dict[str, Any], artifact: Any, devices: dict[Any, Any] | None = None) -> None:
+    def __init__(self, spec: dict[str, Any], artifact: Any, devices: dict[Any, Any] | None = None,
+                 compiled_kernels: bool = True) -> None:
         super().__init__(spec, artifact, devices)
         cfg = spec.get("config", {})
         if cfg.get("version") != CONFIG_VERSION:
@@ -43,7 +77,9 @@ class HologramSegment(SegmentExecutor):
             self.stats: dict[str, Any] = cfg["stats"]
         except (KeyError, TypeError):
             raise ArtifactError(f"{artifact.path}: hologram segment {self.name!r} has a malformed config") from None
+        self.compiled = compiled_kernels
         self.pool = Pool(int(self.stats.get("linear_bytes", 0)))
+        self._pool_f32 = self.pool.memory.view(np.float32)
         self.bufs: list[Any] = [None] * len(self.values)
         for k, v in enumerate(self.values):
             if v["place"] is not None:
@@ -54,28 +90,51 @@ class HologramSegment(SegmentExecutor):
             if target is None or target.shape != array.shape:
                 raise ArtifactError(f"{artifact.path}: hologram constant {member!r} does not match its buffer")
             np.copyto(target, array)
+        self._bound_ids = set(self.input_ids) | set(self.output_ids)
+        self.steps, self._register_only = self._plan()
         self._view_ids = self._assign_scratch()
-        self.programs = [[compile_step(op, self.values, op["out"] in self._view_ids) for op in kern["ops"]]
-                         for kern in self.kernels]
-        self.program = [step for prog in self.programs for step in prog]
+        self.program = [self._compile(step) for step in self.steps]
+        self._errstate = any(isinstance(st, dict) and st["op"] not in _QUIET for st in self.steps)
 
         self.costs = [self._kernel_cost(kern) for kern in self.kernels]
         self._produced = {op["out"] for kern in self.kernels for op in kern["ops"]}
 
     # -- load-time preparation -------------------------------------------------------------
 
+    def _plan(self) -> tuple[list[Any], set[int]]:
+        """Each kernel's ops as steps: compiled groups of elementwise ops (numba) and single ops;
+        the values that live only in a group's registers (no buffer at all)."""
+        steps: list[Any] = []
+        for kern in self.kernels:
+            steps += plan.split(kern["ops"], self.values) if compiled.HAVE_NUMBA and self.compiled else list(kern["ops"])
+        readers: dict[int, set[int]] = {}
+        for k, st in enumerate(steps):
+            for op in (st.ops if isinstance(st, plan.Group) else [st]):
+                for i in op["in"]:
+                    readers.setdefault(i, set()).add(k)
+        outputs = set(self.output_ids)
+        register_only: set[int] = set()
+        for k, st in enumerate(steps):
+            if isinstance(st, plan.Group):
+                stored = {v for v in st.produced if v in outputs or readers.get(v, set()) - {k}}
+                plan.program(st, self.values, stored)
+                register_only |= st.produced - stored
+        return steps, register_only
+
     def _assign_scratch(self) -> set[int]:
-        """Scratch arrays for unplaced values, reused once their last reader has run.
+        """Scratch buffers in one 64-byte aligned arena for materialised values without a place,
+        reused once their last reader has run (a group is one step: its reads and writes all
+        happen during it, so no two of its values share an array).
 
         A reshape of an unplaced value is a view of it (no array of its own), so the array
         behind it stays taken while any view of it is live. Returns the ids that are views."""
-        ops = [op for kern in self.kernels for op in kern["ops"]]
         root: dict[int, int] = {}
         views: set[int] = set()
         outputs = set(self.output_ids)
-        for op in ops:
+        timed = [(t, op) for t, st in enumerate(self.steps) for op in (st.ops if isinstance(st, plan.Group) else [st])]
+        for _, op in timed:
             o = op["out"]
-            if self.values[o]["place"] is None and o not in outputs:
+            if self.values[o]["place"] is None and o not in outputs and o not in self._register_only:
                 if op["op"] == "reshape":
                     views.add(o)
                     src = op["in"][0]
@@ -84,31 +143,84 @@ class HologramSegment(SegmentExecutor):
                 else:
                     root[o] = o
         last: dict[int, int] = {}
-        for t, op in enumerate(ops):
+        for t, op in timed:
             for i in op["in"]:
                 if i in root:
-                    last[root[i]] = t
+                    last[root[i]] = max(last.get(root[i], t), t)
             if op["out"] in root:
-                last.setdefault(root[op["out"]], t)
-                last[root[op["out"]]] = max(last[root[op["out"]]], t)
-        free: dict[tuple, list[np.ndarray]] = {}
-        live: list[tuple[int, int, np.ndarray]] = []  # (last use, id, array)
-        for t, op in enumerate(ops):
-            o = op["out"]
-            if o in root and root[o] == o:
+                last[root[op["out"]]] = max(last.get(root[op["out"]], t), t)
+        free: dict[tuple, list[int]] = {}
+        live: list[tuple[int, int, tuple, int]] = []  # (last use, id, shape, arena offset)
+        where: dict[int, int] = {}
+        top = 0
+        for t in range(len(self.steps)):
+            for tt, op in timed:
+                o = op["out"]
+                if tt != t or root.get(o) != o:
+                    continue
                 shape = tuple(self.values[o]["shape"])
                 pool = free.get(shape)
-                arr = pool.pop() if pool else np.empty(shape, np.float32)
-                self.bufs[o] = arr
-                live.append((last[o], o, arr))
-            still = []
-            for end, vid, arr in live:
-                if end <= t and vid != o:
-                    free.setdefault(arr.shape, []).append(arr)
+                if pool:
+                    where[o] = pool.pop()
                 else:
-                    still.append((end, vid, arr))
+                    where[o] = top
+                    top += -(-max(_prod(shape), 1) // 16) * 16  # 64-byte aligned starts
+                live.append((last[o], o, shape, where[o]))
+            still = []
+            for end, vid, shape, off in live:
+                if end <= t:
+                    free.setdefault(shape, []).append(off)
+                else:
+                    still.append((end, vid, shape, off))
             live = still
+        self.arena = aligned_bytes(4 * max(top, 16)).view(np.float32)
+        for o, off in where.items():
+            shape = tuple(self.values[o]["shape"])
+            self.bufs[o] = self.arena[off:off + _prod(shape)].reshape(shape)
         return views
+
+    def _address(self, vid: int, dynamic: list[int]) -> tuple[int, int]:
+        """(base id, offset in elements) of a buffer for the compiled interpreter: 0 the pool,
+        1 the arena, 2 + k the k-th array bound at run time (inputs, outputs, views of them)."""
+        buf = self.bufs[vid]
+        if buf is not None and vid not in self._view_ids and vid not in self._bound_ids:
+            for bid, mem in ((0, self._pool_f32), (1, self.arena)):
+                if np.shares_memory(buf, mem):
+                    off = buf.__array_interface__["data"][0] - mem.__array_interface__["data"][0]
+                    return bid, off // 4
+        if vid not in dynamic:
+            dynamic.append(vid)
+        return 2 + dynamic.index(vid), 0
+
+    def _compile(self, step: Any) -> Any:
+        if not isinstance(step, plan.Group):
+            if step["op"] in ("softmax", "log_softmax") and compiled.HAVE_NUMBA and self.compiled:
+                return _softmax_step(step, self.values)
+            return compile_step(step, self.values, step["out"] in self._view_ids)
+        g = step
+        dynamic: list[int] = []
+        tab = plan.table(g, [self._address(v, dynamic) for v, _ in g.operands])
+        if g.nd > compiled.MAXD:  # pragma: no cover - more than 8 dimensions after coalescing
+            raise ArtifactError(f"hologram segment {self.name!r}: an elementwise group over {g.nd} dimensions")
+        bsize = 1024 if g.nslots <= 8 else 512 if g.nslots <= 16 else 256
+        nblocks = -(-g.total // bsize)
+        args = (g.code, g.fp, tab, g.gshape, g.nd, g.total, g.nslots, bsize, self._pool_f32, self.arena)
+        pad = _pad(len(dynamic))
+        n = len(dynamic)
+        if g.total == 0:
+            return lambda bufs: None
+        if g.total * len(g.ops) >= PARALLEL_WORK and nblocks >= 4 and _threads() > 1:
+            half = nblocks // 2
+
+            def parallel(bufs: list) -> None:
+                extras = tuple([bufs[v].reshape(-1) for v in dynamic]) + pad[n:]
+                other = _POOL.submit(compiled.run_chain, *args, extras, half, nblocks)
+                compiled.run_chain(*args, extras, 0, half)
+                other.result()
+            return parallel
+        if not dynamic:
+            return lambda bufs: compiled.run_chain(*args, pad, 0, nblocks)
+        return lambda bufs: compiled.run_chain(*args, tuple([bufs[v].reshape(-1) for v in dynamic]) + pad[n:], 0, nblocks)
 
     def _kernel_cost(self, kern: dict[str, Any]) -> dict[str, float]:
         linear = 0
@@ -128,8 +240,8 @@ class HologramSegment(SegmentExecutor):
         bufs = self.bufs
         for name, vid in zip(self.spec["inputs"], self.input_ids):
             x = feeds[name]
-            if x.dtype != np.float32:
-                x = x.astype(np.float32)
+            if x.dtype != np.float32 or not x.flags.c_contiguous:
+                x = np.ascontiguousarray(x, np.float32)
             if list(x.shape) != list(self.values[vid]["shape"]):
                 raise TsucError(f"hologram segment {self.name!r}: input {name!r} has shape {list(x.shape)}, expected {self.values[vid]['shape']}")
             bufs[vid] = x
@@ -141,7 +253,11 @@ class HologramSegment(SegmentExecutor):
                 bound[vid] = results[name]
                 placed[vid] = bufs[vid]
                 bufs[vid] = results[name]
-        with np.errstate(all="ignore"):
+        if self._errstate:
+            with np.errstate(all="ignore"):
+                for step in self.program:
+                    step(bufs)
+        else:
             for step in self.program:
                 step(bufs)
         for name, vid in zip(self.spec["outputs"], self.output_ids):
