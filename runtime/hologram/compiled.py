@@ -49,6 +49,15 @@ ELEMENTWISE = frozenset(OPCODES[2:])
 CONTIGUOUS, SCALAR, STRIDED = 0, 1, 2
 MAXD = 8  # coalesced dimensions of an iteration space
 TAB_COLS = 3 + MAXD  # base id, offset (elements), kind, strides (elements) per coalesced dim
+HEADER = 6  # nd, total, registers, block size, instructions, operands
+
+
+def pack(code: np.ndarray, tab: np.ndarray, gshape: np.ndarray, nd: int, total: int, nslots: int, bsize: int) -> np.ndarray:
+    """One int64 array holding a group's whole program (one argument: numba's dispatch cost
+    grows with the argument count, and small groups are bound by it)."""
+    head = np.array([nd, total, nslots, bsize, len(code), len(tab)], np.int64)
+    return np.concatenate([head, np.asarray(gshape, np.int64), np.asarray(code, np.int64).reshape(-1),
+                           np.asarray(tab, np.int64).reshape(-1)])
 
 if HAVE_NUMBA:
     _F = np.float32
@@ -139,11 +148,13 @@ if HAVE_NUMBA:
 
     @numba.njit(**_OPTS)
     def _load(dst, src, off, kind, st, gshape, nd, s, m):
-        """dst[:m] = the operand's values at flat indices [s, s + m) of the iteration space."""
+        """dst[:m] = the operand's values at flat indices [s, s + m) of the iteration space.
+        (Every loop indexes a slice from 0: an index numba cannot prove non-negative gets a
+        wraparound check per element, which stops LLVM vectorising the loop.)"""
         if kind == CONTIGUOUS:
-            base = off + s
+            sv = src[off + s:off + s + m]
             for t in range(m):
-                dst[t] = src[base + t]
+                dst[t] = sv[t]
             return
         if kind == SCALAR:
             v = src[off]
@@ -165,16 +176,19 @@ if HAVE_NUMBA:
                 p += (r - q * gshape[d]) * st[d]
                 r = q
             p += j * st_in
+            dv = dst[k:k + cnt]
             if st_in == 1:
+                sv = src[p:p + cnt]
                 for t in range(cnt):
-                    dst[k + t] = src[p + t]
+                    dv[t] = sv[t]
             elif st_in == 0:
                 v = src[p]
                 for t in range(cnt):
-                    dst[k + t] = v
+                    dv[t] = v
             else:
+                sv = src[p:p + (cnt - 1) * st_in + 1:st_in]
                 for t in range(cnt):
-                    dst[k + t] = src[p + t * st_in]
+                    dv[t] = sv[t]
             k += cnt
             pos += cnt
 
@@ -197,8 +211,9 @@ if HAVE_NUMBA:
                 else:
                     x = regs[code[i, 2]]
                     o = tab[e, 1] + s
+                    ov = base[o:o + m]
                     for t in range(m):
-                        base[o + t] = x[t]
+                        ov[t] = x[t]
                 continue
             x = regs[code[i, 2]]
             y = regs[code[i, 3]]
@@ -274,39 +289,64 @@ if HAVE_NUMBA:
                     z[t] = _HALF * a * (_ONE + _erf(a * _SQRT1_2))
 
     @numba.njit(nogil=True, **_OPTS)
-    def run_chain(code, fp, tab, gshape, nd, total, nslots, bsize, pool, arena, extras, first, stop):
-        """The group's program over blocks [first, stop) of `bsize` elements (of `total`).
-        Releases the GIL: `run_parallel` gives two threads disjoint block ranges."""
+    def run_chain(prog, fp, pool, arena, extras, first, stop):
+        """The group's program (`pack`ed into `prog`) over its blocks [first, stop). Releases
+        the GIL: two threads may run disjoint block ranges of one group."""
+        nd, total, nslots, bsize, ncode, ntab = prog[0], prog[1], prog[2], prog[3], prog[4], prog[5]
+        gshape = prog[HEADER:HEADER + MAXD]
+        at = HEADER + MAXD
+        code = prog[at:at + 4 * ncode].reshape((ncode, 4))
+        at += 4 * ncode
+        tab = prog[at:at + TAB_COLS * ntab].reshape((ntab, TAB_COLS))
         regs = np.empty((nslots, bsize), np.float32)
         for b in range(first, stop):
             s = b * bsize
             _run_block(code, fp, tab, gshape, nd, pool, arena, extras, regs, s, min(bsize, total - s))
 
     @numba.njit(**_OPTS)
+    def _softmax_row(xr, yr, log):
+        """One contiguous row: max, exp(x - max) (a vectorised loop), the sum in float64,
+        then a division (or x - max - log(sum))."""
+        n = xr.shape[0]
+        mx = xr[0]
+        for k in range(1, n):
+            v = xr[k]
+            if v > mx or v != v:
+                mx = v
+        for k in range(n):
+            yr[k] = _exp(xr[k] - mx)
+        acc = 0.0
+        for k in range(n):
+            acc += yr[k]
+        if log:
+            ls = np.float32(np.log(acc))
+            for k in range(n):
+                yr[k] = (xr[k] - mx) - ls
+        else:
+            tot = np.float32(acc)
+            for k in range(n):
+                yr[k] = yr[k] / tot
+
+    @numba.njit(**_OPTS)
     def softmax_rows(x, y, outer, n, inner, log):
-        """Softmax (or log-softmax) of x[outer, n, inner] along n into y: per row the max,
-        exp(x - max) summed in float64, then a division (or x - max - log(sum))."""
+        """Softmax (or log-softmax) of x[outer, n, inner] along n into y (flat float32 arrays);
+        a row along a middle axis is gathered into a contiguous buffer first."""
+        if inner == 1:
+            for o in range(outer):
+                _softmax_row(x[o * n:(o + 1) * n], y[o * n:(o + 1) * n], log)
+            return
+        xr = np.empty(n, np.float32)
+        yr = np.empty(n, np.float32)
         for o in range(outer):
             for i in range(inner):
                 base = o * n * inner + i
-                mx = x[base]
-                for k in range(1, n):
-                    v = x[base + k * inner]
-                    if v > mx or v != v:
-                        mx = v
-                acc = 0.0
+                xs = x[base:base + (n - 1) * inner + 1:inner]
+                ys = y[base:base + (n - 1) * inner + 1:inner]
                 for k in range(n):
-                    e = _exp(x[base + k * inner] - mx)
-                    y[base + k * inner] = e
-                    acc += e
-                if log:
-                    ls = np.float32(np.log(acc))
-                    for k in range(n):
-                        y[base + k * inner] = (x[base + k * inner] - mx) - ls
-                else:
-                    tot = np.float32(acc)
-                    for k in range(n):
-                        y[base + k * inner] = y[base + k * inner] / tot
+                    xr[k] = xs[k]
+                _softmax_row(xr, yr, log)
+                for k in range(n):
+                    ys[k] = yr[k]
 
     @numba.vectorize(["float32(float32)"], nopython=True, cache=True)
     def exp_ufunc(v):  # pragma: no cover - compiled

@@ -31,6 +31,14 @@ PARALLEL_WORK = 1 << 20  # element-ops of a group above which its blocks are spl
 _QUIET = {"gemm", "reshape", "transpose", "softmax", "log_softmax"}  # numpy steps that raise no FP warnings
 
 
+def _quietly(fn: Any) -> Any:
+    """`fn` with numpy's floating-point warnings off (overflow and NaN are results here, as on the engine)."""
+    def step(bufs: list) -> None:
+        with np.errstate(all="ignore"):
+            fn(bufs)
+    return step
+
+
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tsuc-hologram")  # the second core's half of a big group
 
 
@@ -90,14 +98,23 @@ class HologramSegment(SegmentExecutor):
             if target is None or target.shape != array.shape:
                 raise ArtifactError(f"{artifact.path}: hologram constant {member!r} does not match its buffer")
             np.copyto(target, array)
+        self._produced = {op["out"] for kern in self.kernels for op in kern["ops"]}
+        self._ins = [(name, vid, tuple(self.values[vid]["shape"])) for name, vid in zip(self.spec["inputs"], self.input_ids)]
+        self._outs = []
+        for name, vid in zip(self.spec["outputs"], self.output_ids):
+            first = vid in self._produced and all(o[1] != vid for o in self._outs)
+            shape = tuple(self.values[vid]["shape"])
+            self._outs.append((name, vid, shape, "bound" if first else "copy", _prod(shape)))
+        self._placed = [(o[1], self.bufs[o[1]]) for o in self._outs if o[3] == "bound"]
         self._bound_ids = set(self.input_ids) | set(self.output_ids)
+        self._flat_ids = set(self.input_ids) | {o[1] for o in self._outs if o[3] == "bound"}
+        self.flat: list[Any] = [None] * len(self.values)  # run-time inputs and outputs, flattened once per run
         self.steps, self._register_only = self._plan()
         self._view_ids = self._assign_scratch()
-        self.program = [self._compile(step) for step in self.steps]
-        self._errstate = any(isinstance(st, dict) and st["op"] not in _QUIET for st in self.steps)
+        self._static_views: set[int] = set()
+        self.program = [p for p in (self._compile(step) for step in self.steps) if p is not None]
 
         self.costs = [self._kernel_cost(kern) for kern in self.kernels]
-        self._produced = {op["out"] for kern in self.kernels for op in kern["ops"]}
 
     # -- load-time preparation -------------------------------------------------------------
 
@@ -183,7 +200,7 @@ class HologramSegment(SegmentExecutor):
         """(base id, offset in elements) of a buffer for the compiled interpreter: 0 the pool,
         1 the arena, 2 + k the k-th array bound at run time (inputs, outputs, views of them)."""
         buf = self.bufs[vid]
-        if buf is not None and vid not in self._view_ids and vid not in self._bound_ids:
+        if self._static(vid):
             for bid, mem in ((0, self._pool_f32), (1, self.arena)):
                 if np.shares_memory(buf, mem):
                     off = buf.__array_interface__["data"][0] - mem.__array_interface__["data"][0]
@@ -192,11 +209,21 @@ class HologramSegment(SegmentExecutor):
             dynamic.append(vid)
         return 2 + dynamic.index(vid), 0
 
+    def _static(self, vid: int) -> bool:
+        """Whether `vid`'s buffer is the same array on every run (not an input, output or view of one)."""
+        return (self.bufs[vid] is not None and vid not in self._bound_ids
+                and (vid not in self._view_ids or vid in self._static_views))
+
     def _compile(self, step: Any) -> Any:
         if not isinstance(step, plan.Group):
             if step["op"] in ("softmax", "log_softmax") and compiled.HAVE_NUMBA and self.compiled:
                 return _softmax_step(step, self.values)
-            return compile_step(step, self.values, step["out"] in self._view_ids)
+            if step["op"] == "reshape" and step["out"] in self._view_ids and self._static(step["in"][0]):
+                self.bufs[step["out"]] = self.bufs[step["in"][0]].reshape(self.values[step["out"]]["shape"])
+                self._static_views.add(step["out"])
+                return None  # a view of a scratch buffer: made once here
+            fn = compile_step(step, self.values, step["out"] in self._view_ids)
+            return fn if step["op"] in _QUIET else _quietly(fn)
         g = step
         dynamic: list[int] = []
         tab = plan.table(g, [self._address(v, dynamic) for v, _ in g.operands])
@@ -204,7 +231,7 @@ class HologramSegment(SegmentExecutor):
             raise ArtifactError(f"hologram segment {self.name!r}: an elementwise group over {g.nd} dimensions")
         bsize = 1024 if g.nslots <= 8 else 512 if g.nslots <= 16 else 256
         nblocks = -(-g.total // bsize)
-        args = (g.code, g.fp, tab, g.gshape, g.nd, g.total, g.nslots, bsize, self._pool_f32, self.arena)
+        args = (compiled.pack(g.code, tab, g.gshape, g.nd, g.total, g.nslots, bsize), g.fp, self._pool_f32, self.arena)
         pad = _pad(len(dynamic))
         n = len(dynamic)
         if g.total == 0:
@@ -213,13 +240,16 @@ class HologramSegment(SegmentExecutor):
             half = nblocks // 2
 
             def parallel(bufs: list) -> None:
-                extras = tuple([bufs[v].reshape(-1) for v in dynamic]) + pad[n:]
+                extras = tuple([bufs[v].reshape(-1) for v in dynamic]) + pad[n:]  # (once per big group)
                 other = _POOL.submit(compiled.run_chain, *args, extras, half, nblocks)
                 compiled.run_chain(*args, extras, 0, half)
                 other.result()
             return parallel
         if not dynamic:
             return lambda bufs: compiled.run_chain(*args, pad, 0, nblocks)
+        flat = self.flat
+        if all(v in self._flat_ids for v in dynamic):  # inputs and outputs: flattened once per run
+            return lambda bufs: compiled.run_chain(*args, tuple([flat[v] for v in dynamic]) + pad[n:], 0, nblocks)
         return lambda bufs: compiled.run_chain(*args, tuple([bufs[v].reshape(-1) for v in dynamic]) + pad[n:], 0, nblocks)
 
     def _kernel_cost(self, kern: dict[str, Any]) -> dict[str, float]:
@@ -237,36 +267,26 @@ class HologramSegment(SegmentExecutor):
     # -- running -----------------------------------------------------------------------------
 
     def run(self, feeds: dict[str, np.ndarray], params: dict[str, Any]) -> dict[str, np.ndarray]:
-        bufs = self.bufs
-        for name, vid in zip(self.spec["inputs"], self.input_ids):
+        bufs, flat = self.bufs, self.flat
+        for name, vid, shape in self._ins:
             x = feeds[name]
             if x.dtype != np.float32 or not x.flags.c_contiguous:
                 x = np.ascontiguousarray(x, np.float32)
-            if list(x.shape) != list(self.values[vid]["shape"]):
-                raise TsucError(f"hologram segment {self.name!r}: input {name!r} has shape {list(x.shape)}, expected {self.values[vid]['shape']}")
+            if x.shape != shape:
+                raise TsucError(f"hologram segment {self.name!r}: input {name!r} has shape {list(x.shape)}, expected {list(shape)}")
             bufs[vid] = x
-        results = {name: np.empty(self.values[vid]["shape"], np.float32) for name, vid in zip(self.spec["outputs"], self.output_ids)}
-        bound: dict[int, np.ndarray] = {}  # outputs written in place by their op (first name of a repeated value)
-        placed: dict[int, Any] = {}
-        for name, vid in zip(self.spec["outputs"], self.output_ids):
-            if vid in self._produced and vid not in bound:
-                bound[vid] = results[name]
-                placed[vid] = bufs[vid]
-                bufs[vid] = results[name]
-        if self._errstate:
-            with np.errstate(all="ignore"):
-                for step in self.program:
-                    step(bufs)
-        else:
-            for step in self.program:
-                step(bufs)
-        for name, vid in zip(self.spec["outputs"], self.output_ids):
-            if vid in bound:
-                if results[name] is not bound[vid]:  # the same value under a second name
-                    np.copyto(results[name], bound[vid])
-            else:  # a segment input or constant handed straight back
-                np.copyto(results[name], bufs[vid])
-        for vid, view in placed.items():
+            flat[vid] = x.reshape(-1)
+        results: dict[str, np.ndarray] = {}
+        for name, vid, shape, how, size in self._outs:  # produced outputs are written in place by their op
+            if how == "bound":
+                flat[vid] = out = np.empty(size, np.float32)
+                results[name] = bufs[vid] = out.reshape(shape)
+        for step in self.program:
+            step(bufs)
+        for name, vid, shape, how, _ in self._outs:
+            if how == "copy":  # a segment input or constant handed straight back, or a value's second name
+                results[name] = np.array(bufs[vid], np.float32)
+        for vid, view in self._placed:
             bufs[vid] = view
         return results
 
