@@ -50,6 +50,8 @@ CONTIGUOUS, SCALAR, STRIDED = 0, 1, 2
 MAXD = 8  # coalesced dimensions of an iteration space
 TAB_COLS = 3 + MAXD  # base id, offset (elements), kind, strides (elements) per coalesced dim
 HEADER = 6  # nd, total, registers, block size, instructions, operands
+SUB_GROUP, SUB_SOFTMAX, SUB_REDUCE, SUB_GEMM = range(4)  # the steps `run_program` runs
+REDUCE_KINDS = {"reduce_sum": 0, "reduce_mean": 1, "reduce_max": 2, "reduce_min": 3}
 
 
 def pack(code: np.ndarray, tab: np.ndarray, gshape: np.ndarray, nd: int, total: int, nslots: int, bsize: int) -> np.ndarray:
@@ -288,11 +290,12 @@ if HAVE_NUMBA:
                     a = x[t]
                     z[t] = _HALF * a * (_ONE + _erf(a * _SQRT1_2))
 
-    @numba.njit(nogil=True, **_OPTS)
-    def run_chain(prog, fp, pool, arena, extras, first, stop):
-        """The group's program (`pack`ed into `prog`) over its blocks [first, stop). Releases
-        the GIL: two threads may run disjoint block ranges of one group."""
+    @numba.njit(**_OPTS)
+    def _group(prog, fp, pool, arena, extras, first, stop):
+        """A packed group program over its blocks [first, stop) (stop < 0: to the end)."""
         nd, total, nslots, bsize, ncode, ntab = prog[0], prog[1], prog[2], prog[3], prog[4], prog[5]
+        if stop < 0:
+            stop = (total + bsize - 1) // bsize
         gshape = prog[HEADER:HEADER + MAXD]
         at = HEADER + MAXD
         code = prog[at:at + 4 * ncode].reshape((ncode, 4))
@@ -302,6 +305,84 @@ if HAVE_NUMBA:
         for b in range(first, stop):
             s = b * bsize
             _run_block(code, fp, tab, gshape, nd, pool, arena, extras, regs, s, min(bsize, total - s))
+
+    @numba.njit(nogil=True, **_OPTS)
+    def run_chain(prog, fp, pool, arena, extras, first, stop):
+        """One group's blocks [first, stop); releases the GIL, so two threads may run
+        disjoint block ranges of one big group."""
+        _group(prog, fp, pool, arena, extras, first, stop)
+
+    @numba.njit(**_OPTS)
+    def _base(bid, pool, arena, extras):
+        if bid == 0:
+            return pool
+        if bid == 1:
+            return arena
+        return extras[bid - 2]
+
+    @numba.njit(**_OPTS)
+    def _reduce(p, pool, arena, extras):
+        """y[o, i] = sum / mean / max / min over k of x[o, k, i] (sums in float64)."""
+        kind, outer, red, inner = p[4], p[5], p[6], p[7]
+        x = _base(p[0], pool, arena, extras)[p[1]:p[1] + outer * red * inner]
+        y = _base(p[2], pool, arena, extras)[p[3]:p[3] + outer * inner]
+        if kind <= 1:
+            acc = np.zeros(inner, np.float64)
+            for o in range(outer):
+                acc[:] = 0.0
+                for k in range(red):
+                    xr = x[(o * red + k) * inner:(o * red + k + 1) * inner]
+                    for i in range(inner):
+                        acc[i] += xr[i]
+                yr = y[o * inner:(o + 1) * inner]
+                for i in range(inner):
+                    yr[i] = np.float32(acc[i] / red) if kind == 1 else np.float32(acc[i])
+            return
+        for o in range(outer):
+            yr = y[o * inner:(o + 1) * inner]
+            x0 = x[o * red * inner:(o * red + 1) * inner]
+            for i in range(inner):
+                yr[i] = x0[i]
+            for k in range(1, red):
+                xr = x[(o * red + k) * inner:(o * red + k + 1) * inner]
+                for i in range(inner):
+                    a = xr[i]
+                    b = yr[i]
+                    if kind == 2:
+                        yr[i] = a if (a > b or a != a) else b
+                    else:
+                        yr[i] = a if (a < b or a != a) else b
+
+    @numba.njit(**_OPTS)
+    def _gemm(p, pool, arena, extras):
+        """batch x (A[M, K] @ B[K, N]) through BLAS (np.dot); batch strides sa, sb (0: shared)."""
+        batch, m, k, n, sa, sb = p[6], p[7], p[8], p[9], p[10], p[11]
+        abase = _base(p[0], pool, arena, extras)
+        bbase = _base(p[2], pool, arena, extras)
+        cbase = _base(p[4], pool, arena, extras)
+        for i in range(batch):
+            a = abase[p[1] + i * sa:p[1] + i * sa + m * k].reshape((m, k))
+            b = bbase[p[3] + i * sb:p[3] + i * sb + k * n].reshape((k, n))
+            c = cbase[p[5] + i * m * n:p[5] + (i + 1) * m * n].reshape((m, n))
+            np.dot(a, b, c)
+
+    @numba.njit(nogil=True, **_OPTS)
+    def run_program(prog, fp, pool, arena, extras):
+        """Several steps in one call (numba's dispatch costs a microsecond or two a call):
+        prog[0] steps, then per step (kind, offset in prog, offset in fp)."""
+        for j in range(prog[0]):
+            kind, po, fo = prog[1 + 3 * j], prog[2 + 3 * j], prog[3 + 3 * j]
+            if kind == SUB_GROUP:
+                _group(prog[po:], fp[fo:], pool, arena, extras, 0, -1)
+            elif kind == SUB_SOFTMAX:
+                p = prog[po:]
+                n_all = p[4] * p[5] * p[6]
+                softmax_rows(_base(p[0], pool, arena, extras)[p[1]:p[1] + n_all],
+                             _base(p[2], pool, arena, extras)[p[3]:p[3] + n_all], p[4], p[5], p[6], p[7] != 0)
+            elif kind == SUB_REDUCE:
+                _reduce(prog[po:], pool, arena, extras)
+            else:
+                _gemm(prog[po:], pool, arena, extras)
 
     @numba.njit(**_OPTS)
     def _softmax_row(xr, yr, log):

@@ -54,17 +54,9 @@ def _pad(n: int) -> tuple:
     return tuple(np.zeros(1, np.float32) for _ in range(size))
 
 
-def _softmax_step(op: dict[str, Any], values: list[dict[str, Any]]) -> Any:
-    (a,), o = op["in"], op["out"]
-    shape = [int(d) for d in values[a]["shape"]]
-    axis = int(op["attrs"]["axis"]) % max(len(shape), 1)
-    n = shape[axis] if shape else 1
-    inner = _prod(shape[axis + 1:])
-    outer = _prod(shape[:axis])
-    log = op["op"] == "log_softmax"
-    if outer * n * inner == 0:
-        return lambda bufs: None
-    return lambda bufs: compiled.softmax_rows(bufs[a].reshape(-1), bufs[o].reshape(-1), outer, n, inner, log)
+def _bsize(g: plan.Group) -> int:
+    """Elements per block: the group's registers stay within about 32 KiB (L1)."""
+    return 1024 if g.nslots <= 8 else 512 if g.nslots <= 16 else 256
 
 
 class HologramSegment(SegmentExecutor):
@@ -112,7 +104,7 @@ class HologramSegment(SegmentExecutor):
         self.steps, self._register_only = self._plan()
         self._view_ids = self._assign_scratch()
         self._static_views: set[int] = set()
-        self.program = [p for p in (self._compile(step) for step in self.steps) if p is not None]
+        self.program = self._compile_program()
 
         self.costs = [self._kernel_cost(kern) for kern in self.kernels]
 
@@ -214,43 +206,134 @@ class HologramSegment(SegmentExecutor):
         return (self.bufs[vid] is not None and vid not in self._bound_ids
                 and (vid not in self._view_ids or vid in self._static_views))
 
-    def _compile(self, step: Any) -> Any:
-        if not isinstance(step, plan.Group):
-            if step["op"] in ("softmax", "log_softmax") and compiled.HAVE_NUMBA and self.compiled:
-                return _softmax_step(step, self.values)
-            if step["op"] == "reshape" and step["out"] in self._view_ids and self._static(step["in"][0]):
-                self.bufs[step["out"]] = self.bufs[step["in"][0]].reshape(self.values[step["out"]]["shape"])
-                self._static_views.add(step["out"])
-                return None  # a view of a scratch buffer: made once here
-            fn = compile_step(step, self.values, step["out"] in self._view_ids)
-            return fn if step["op"] in _QUIET else _quietly(fn)
-        g = step
+    def _compile_program(self) -> list[Any]:
+        """The run's callables: consecutive compiled steps share one `compiled.run_program`
+        call; numpy steps (and, without numba, every step) are closures of their own."""
+        use = compiled.HAVE_NUMBA and self.compiled
+        program: list[Any] = []
+        batch: list[tuple[int, Any]] = []
+
+        def flush() -> None:
+            if batch:
+                program.append(self._merged(list(batch)))
+                batch.clear()
+
+        for step in self.steps:
+            if isinstance(step, dict) and step["op"] == "reshape" and step["out"] in self._view_ids:
+                if self._static(step["in"][0]):  # a view of a scratch buffer: made once, here
+                    self.bufs[step["out"]] = self.bufs[step["in"][0]].reshape(self.values[step["out"]]["shape"])
+                    self._static_views.add(step["out"])
+                    continue
+                flush()
+                program.append(compile_step(step, self.values, True))
+                continue
+            sub = self._sub(step) if use else None
+            if sub == "empty":
+                continue
+            if sub is None:
+                flush()
+                fn = compile_step(step, self.values, False)
+                program.append(fn if step["op"] in _QUIET else _quietly(fn))
+            elif sub == "big":
+                flush()
+                program.append(self._parallel(step))
+            else:
+                batch.append(sub)
+        flush()
+        return program
+
+    def _sub(self, step: Any) -> Any:
+        """(kind, build) for `compiled.run_program`, where build(dynamic) gives the step's int64
+        parameters and float constants; None: a numpy step; "big": a group for two threads."""
+        if isinstance(step, dict) and step["op"] in ("transpose", "reshape"):
+            step = plan.move(step, self.values)
+        if isinstance(step, plan.Group):
+            g = step
+            if g.total == 0:
+                return "empty"
+            if g.nd > compiled.MAXD:  # pragma: no cover - more than 8 dimensions after coalescing
+                return None
+            if g.total * len(g.ops) >= PARALLEL_WORK and -(-g.total // _bsize(g)) >= 4 and _threads() > 1:
+                return "big"
+
+            def build_group(dynamic: list[int]) -> tuple[np.ndarray, np.ndarray]:
+                tab = plan.table(g, [self._address(v, dynamic) for v, _ in g.operands])
+                return compiled.pack(g.code, tab, g.gshape, g.nd, g.total, g.nslots, _bsize(g)), g.fp
+            return compiled.SUB_GROUP, build_group
+        op = step
+        name, ins, o = op["op"], op["in"], op["out"]
+        none = np.zeros((0, 2), np.float32)
+        shape_in = [int(d) for d in self.values[ins[0]]["shape"]] if ins else []
+        if name in ("softmax", "log_softmax"):
+            axis = int(op["attrs"]["axis"]) % max(len(shape_in), 1)
+            n = shape_in[axis] if shape_in else 1
+            outer, inner = _prod(shape_in[:axis]), _prod(shape_in[axis + 1:])
+            if outer * n * inner == 0:
+                return "empty"
+
+            def build_softmax(dynamic: list[int]) -> tuple[list[int], np.ndarray]:
+                return [*self._address(ins[0], dynamic), *self._address(o, dynamic), outer, n, inner,
+                        int(name == "log_softmax")], none
+            return compiled.SUB_SOFTMAX, build_softmax
+        if name in compiled.REDUCE_KINDS:
+            dims = plan.reduce_dims(shape_in, op["attrs"]["axes"])
+            if dims is None or 0 in dims:
+                return None
+
+            def build_reduce(dynamic: list[int]) -> tuple[list[int], np.ndarray]:
+                return [*self._address(ins[0], dynamic), *self._address(o, dynamic), compiled.REDUCE_KINDS[name],
+                        *dims], none
+            return compiled.SUB_REDUCE, build_reduce
+        if name == "gemm":
+            dims = plan.gemm_dims(shape_in, self.values[ins[1]]["shape"])
+            if dims is None or 0 in dims[:4]:
+                return None
+
+            def build_gemm(dynamic: list[int]) -> tuple[list[int], np.ndarray]:
+                return [*self._address(ins[0], dynamic), *self._address(ins[1], dynamic), *self._address(o, dynamic),
+                        *dims], none
+            return compiled.SUB_GEMM, build_gemm
+        return None
+
+    def _merged(self, subs: list[tuple[int, Any]]) -> Any:
+        dynamic: list[int] = []
+        header: list[int] = [len(subs)]
+        bodies: list[np.ndarray] = []
+        fps: list[np.ndarray] = []
+        pos, row = 1 + 3 * len(subs), 0
+        for kind, build in subs:
+            body, fp = build(dynamic)
+            body = np.asarray(body, np.int64)
+            header += [kind, pos, row]
+            bodies.append(body)
+            fps.append(fp)
+            pos += len(body)
+            row += len(fp)
+        prog = np.concatenate([np.array(header, np.int64), *bodies])
+        fp = np.concatenate(fps + [np.zeros((1, 2), np.float32)]).astype(np.float32)
+        args = (prog, fp, self._pool_f32, self.arena)
+        pad, n, flat = _pad(len(dynamic)), len(dynamic), self.flat
+        if not dynamic:
+            return lambda bufs: compiled.run_program(*args, pad)
+        if all(v in self._flat_ids for v in dynamic):  # inputs and outputs: flattened once per run
+            return lambda bufs: compiled.run_program(*args, tuple([flat[v] for v in dynamic]) + pad[n:])
+        return lambda bufs: compiled.run_program(*args, tuple([bufs[v].reshape(-1) for v in dynamic]) + pad[n:])
+
+    def _parallel(self, g: plan.Group) -> Any:
+        """A big group's blocks in two halves, one on a pool thread (numba releases the GIL)."""
         dynamic: list[int] = []
         tab = plan.table(g, [self._address(v, dynamic) for v, _ in g.operands])
-        if g.nd > compiled.MAXD:  # pragma: no cover - more than 8 dimensions after coalescing
-            raise ArtifactError(f"hologram segment {self.name!r}: an elementwise group over {g.nd} dimensions")
-        bsize = 1024 if g.nslots <= 8 else 512 if g.nslots <= 16 else 256
+        bsize = _bsize(g)
         nblocks = -(-g.total // bsize)
         args = (compiled.pack(g.code, tab, g.gshape, g.nd, g.total, g.nslots, bsize), g.fp, self._pool_f32, self.arena)
-        pad = _pad(len(dynamic))
-        n = len(dynamic)
-        if g.total == 0:
-            return lambda bufs: None
-        if g.total * len(g.ops) >= PARALLEL_WORK and nblocks >= 4 and _threads() > 1:
-            half = nblocks // 2
+        pad, n, half = _pad(len(dynamic)), len(dynamic), nblocks // 2
 
-            def parallel(bufs: list) -> None:
-                extras = tuple([bufs[v].reshape(-1) for v in dynamic]) + pad[n:]  # (once per big group)
-                other = _POOL.submit(compiled.run_chain, *args, extras, half, nblocks)
-                compiled.run_chain(*args, extras, 0, half)
-                other.result()
-            return parallel
-        if not dynamic:
-            return lambda bufs: compiled.run_chain(*args, pad, 0, nblocks)
-        flat = self.flat
-        if all(v in self._flat_ids for v in dynamic):  # inputs and outputs: flattened once per run
-            return lambda bufs: compiled.run_chain(*args, tuple([flat[v] for v in dynamic]) + pad[n:], 0, nblocks)
-        return lambda bufs: compiled.run_chain(*args, tuple([bufs[v].reshape(-1) for v in dynamic]) + pad[n:], 0, nblocks)
+        def parallel(bufs: list) -> None:
+            extras = tuple([bufs[v].reshape(-1) for v in dynamic]) + pad[n:]
+            other = _POOL.submit(compiled.run_chain, *args, extras, half, nblocks)
+            compiled.run_chain(*args, extras, 0, half)
+            other.result()
+        return parallel
 
     def _kernel_cost(self, kern: dict[str, Any]) -> dict[str, float]:
         linear = 0

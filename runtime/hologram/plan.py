@@ -167,6 +167,26 @@ def program(group: Group, values: list[dict[str, Any]], stored: set[int]) -> Non
     out_shape = group.shape
     strides = [broadcast_strides(values[v]["shape"], out_shape) if kind == "load" else _c_strides(out_shape)
                for v, kind in operands]
+    _finish(group, operands, strides, code, fp, nslots)
+
+
+def move(op: dict[str, Any], values: list[dict[str, Any]]) -> Group:
+    """A transpose, or a reshape into a buffer of its own, as a group: one strided LOAD, one STORE."""
+    (a,), o = op["in"], op["out"]
+    out_shape, src_shape = list(values[o]["shape"]), list(values[a]["shape"])
+    if op["op"] == "transpose":
+        cs = _c_strides(src_shape)
+        src = [cs[p] if int(src_shape[p]) != 1 else 0 for p in op["attrs"]["perm"]]
+    else:  # a reshape keeps the flat order
+        src = _c_strides(out_shape)
+    g = Group(out_shape, ops=[op], produced={o})
+    _finish(g, [(a, "load"), (o, "store")], [src, _c_strides(out_shape)],
+            [(LOAD, 0, 0, 0), (STORE, 0, 0, 1)], [(0.0, 0.0), (0.0, 0.0)], 1)
+    return g
+
+
+def _finish(group: Group, operands, strides, code, fp, nslots: int) -> None:
+    out_shape = group.shape
     shape, sts = coalesce(out_shape, strides)
     if not shape:  # a single element
         shape, sts = [1], [[0] for _ in sts]
@@ -181,7 +201,7 @@ def program(group: Group, values: list[dict[str, Any]], stored: set[int]) -> Non
             kinds.append(STRIDED)
     group.code = np.array(code, np.int32).reshape(-1, 4)
     group.fp = np.array(fp, np.float32).reshape(-1, 2)
-    group.operands = operands
+    group.operands = list(operands)
     group.gshape = np.zeros(MAXD, np.int64)
     group.nd = len(shape)
     group.strides = sts
@@ -190,6 +210,45 @@ def program(group: Group, values: list[dict[str, Any]], stored: set[int]) -> Non
     group.total = int(np.prod(out_shape, dtype=np.int64))
     if group.nd <= MAXD:
         group.gshape[:group.nd] = shape
+
+
+def reduce_dims(shape, axes) -> tuple[int, int, int] | None:
+    """(outer, reduced, inner) when the reduced axes, size-1 axes aside, are one contiguous run."""
+    rank = len(shape)
+    axes = sorted({int(a) % max(rank, 1) for a in axes})
+    red = [a for a in axes if int(shape[a]) != 1]
+    if not red:
+        return _prod(shape), 1, 1
+    lo, hi = red[0], red[-1]
+    if any(int(shape[a]) != 1 and a not in axes for a in range(lo, hi + 1)):
+        return None
+    return _prod(shape[:lo]), _prod(shape[lo:hi + 1]), _prod(shape[hi + 1:])
+
+
+def gemm_dims(a_shape, b_shape) -> tuple[int, int, int, int, int, int] | None:
+    """(batch, M, K, N, batch stride of A, of B) for numpy matmul as BLAS products, or None."""
+    a_shape, b_shape = [int(d) for d in a_shape], [int(d) for d in b_shape]
+    if len(b_shape) == 1:  # matvec: every row of A against b
+        k = b_shape[0]
+        return 1, _prod(a_shape[:-1]), k, 1, 0, 0
+    k, n = b_shape[-2], b_shape[-1]
+    if len(a_shape) == 1:
+        return _prod(b_shape[:-2]), 1, k, n, 0, k * n
+    m = a_shape[-2]
+    if len(b_shape) == 2:  # the rows of every batch of A in one product
+        return 1, _prod(a_shape[:-1]), k, n, 0, 0
+    if len(a_shape) == 2:
+        return _prod(b_shape[:-2]), m, k, n, 0, k * n
+    if a_shape[:-2] == b_shape[:-2]:
+        return _prod(a_shape[:-2]), m, k, n, m * k, k * n
+    return None
+
+
+def _prod(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
 
 
 def table(group: Group, addresses: list[tuple[int, int]]) -> np.ndarray:
