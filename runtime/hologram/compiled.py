@@ -149,7 +149,7 @@ if HAVE_NUMBA:
         return v if v != v else r
 
     @numba.njit(**_OPTS)
-    def _load(dst, src, off, kind, st, gshape, nd, s, m):
+    def _load(dst, src, off, kind, st, gshape, nd, s, m, idx):
         """dst[:m] = the operand's values at flat indices [s, s + m) of the iteration space.
         (Every loop indexes a slice from 0: an index numba cannot prove non-negative gets a
         wraparound check per element, which stops LLVM vectorising the loop.)"""
@@ -165,19 +165,19 @@ if HAVE_NUMBA:
             return
         n_in = gshape[nd - 1]
         st_in = st[nd - 1]
+        row = s // n_in
+        j = s - row * n_in
+        p_row = off
+        r = row
+        for d in range(nd - 2, -1, -1):  # the block's first row as a multi-index (divisions once a block)
+            q = r // gshape[d]
+            idx[d] = r - q * gshape[d]
+            p_row += idx[d] * st[d]
+            r = q
         k = 0
-        pos = s
         while k < m:
-            row = pos // n_in
-            j = pos - row * n_in
             cnt = min(n_in - j, m - k)
-            p = off
-            r = row
-            for d in range(nd - 2, -1, -1):
-                q = r // gshape[d]
-                p += (r - q * gshape[d]) * st[d]
-                r = q
-            p += j * st_in
+            p = p_row + j * st_in
             dv = dst[k:k + cnt]
             if st_in == 1:
                 sv = src[p:p + cnt]
@@ -192,10 +192,19 @@ if HAVE_NUMBA:
                 for t in range(cnt):
                     dv[t] = sv[t]
             k += cnt
-            pos += cnt
+            j = 0
+            d = nd - 2  # next row: increment the multi-index with carry
+            while d >= 0:
+                idx[d] += 1
+                p_row += st[d]
+                if idx[d] < gshape[d]:
+                    break
+                p_row -= idx[d] * st[d]
+                idx[d] = 0
+                d -= 1
 
     @numba.njit(**_OPTS)
-    def _run_block(code, fp, tab, gshape, nd, pool, arena, extras, regs, s, m):
+    def _run_block(code, fp, tab, gshape, nd, pool, arena, extras, regs, s, m, idx):
         for i in range(code.shape[0]):
             op = code[i, 0]
             z = regs[code[i, 1]]
@@ -209,7 +218,7 @@ if HAVE_NUMBA:
                 else:
                     base = extras[bid - 2]
                 if op == LOAD:
-                    _load(z, base, tab[e, 1], tab[e, 2], tab[e, 3:], gshape, nd, s, m)
+                    _load(z, base, tab[e, 1], tab[e, 2], tab[e, 3:], gshape, nd, s, m, idx)
                 else:
                     x = regs[code[i, 2]]
                     o = tab[e, 1] + s
@@ -302,9 +311,10 @@ if HAVE_NUMBA:
         at += 4 * ncode
         tab = prog[at:at + TAB_COLS * ntab].reshape((ntab, TAB_COLS))
         regs = np.empty((nslots, bsize), np.float32)
+        idx = np.zeros(MAXD, np.int64)
         for b in range(first, stop):
             s = b * bsize
-            _run_block(code, fp, tab, gshape, nd, pool, arena, extras, regs, s, min(bsize, total - s))
+            _run_block(code, fp, tab, gshape, nd, pool, arena, extras, regs, s, min(bsize, total - s), idx)
 
     @numba.njit(nogil=True, **_OPTS)
     def run_chain(prog, fp, pool, arena, extras, first, stop):
@@ -321,11 +331,24 @@ if HAVE_NUMBA:
         return extras[bid - 2]
 
     @numba.njit(**_OPTS)
+    def _pick(a, b, kind):
+        """max (kind 2) or min (3) as np.maximum / np.minimum do it: a NaN wins."""
+        if kind == 2:
+            return a if (a > b or a != a) else b
+        return a if (a < b or a != a) else b
+
+    @numba.njit(**_OPTS)
     def _reduce(p, pool, arena, extras):
-        """y[o, i] = sum / mean / max / min over k of x[o, k, i] (sums in float64)."""
+        """y[o, i] = sum / mean / max / min over k of x[o, k, i]. Sums and means of rows
+        (inner 1) are one BLAS product with a ones (1 / red) vector, as the numpy path does;
+        across rows they add in float64; max / min of rows keep 8 running lanes."""
         kind, outer, red, inner = p[4], p[5], p[6], p[7]
         x = _base(p[0], pool, arena, extras)[p[1]:p[1] + outer * red * inner]
         y = _base(p[2], pool, arena, extras)[p[3]:p[3] + outer * inner]
+        if kind <= 1 and inner == 1:
+            w = np.full((red, 1), np.float32(1.0) if kind == 0 else np.float32(1.0 / red), np.float32)
+            np.dot(x.reshape((outer, red)), w, y.reshape((outer, 1)))
+            return
         if kind <= 1:
             acc = np.zeros(inner, np.float64)
             for o in range(outer):
@@ -338,6 +361,28 @@ if HAVE_NUMBA:
                 for i in range(inner):
                     yr[i] = np.float32(acc[i] / red) if kind == 1 else np.float32(acc[i])
             return
+        if inner == 1:
+            lanes = np.empty(8, np.float32)
+            for o in range(outer):
+                row = x[o * red:(o + 1) * red]
+                r = row[0]
+                if red >= 16:
+                    for l in range(8):
+                        lanes[l] = row[l]
+                    full = red - red % 8
+                    for k in range(8, full, 8):
+                        for l in range(8):
+                            lanes[l] = _pick(row[k + l], lanes[l], kind)
+                    r = lanes[0]
+                    for l in range(1, 8):
+                        r = _pick(lanes[l], r, kind)
+                    for k in range(full, red):
+                        r = _pick(row[k], r, kind)
+                else:
+                    for k in range(1, red):
+                        r = _pick(row[k], r, kind)
+                y[o] = r
+            return
         for o in range(outer):
             yr = y[o * inner:(o + 1) * inner]
             x0 = x[o * red * inner:(o * red + 1) * inner]
@@ -346,12 +391,7 @@ if HAVE_NUMBA:
             for k in range(1, red):
                 xr = x[(o * red + k) * inner:(o * red + k + 1) * inner]
                 for i in range(inner):
-                    a = xr[i]
-                    b = yr[i]
-                    if kind == 2:
-                        yr[i] = a if (a > b or a != a) else b
-                    else:
-                        yr[i] = a if (a < b or a != a) else b
+                    yr[i] = _pick(xr[i], yr[i], kind)
 
     @numba.njit(**_OPTS)
     def _gemm(p, pool, arena, extras):
