@@ -450,11 +450,49 @@ if HAVE_NUMBA:
 
     @numba.njit(**_OPTS)
     def softmax_rows(x, y, outer, n, inner, log):
-        """Softmax (or log-softmax) of x[outer, n, inner] along n into y (flat float32 arrays);
-        a row along a middle axis is gathered into a contiguous buffer first."""
+        """Softmax (or log-softmax) of x[outer, n, inner] along n into y (flat float32 arrays).
+
+        Rows along the last axis: softmax is invariant to the shift, so the tensor's max
+        (8 running lanes) replaces the rows' maxima, exp(x - max) is one vectorised pass and
+        the row sums one BLAS product, as the numpy path does; a row whose sum falls under
+        1e-20 (it would lose precision) is redone with its own max. Rows along a middle axis
+        are gathered into a contiguous buffer and done one by one."""
         if inner == 1:
+            total = outer * n
+            lanes = np.empty(8, np.float32)
+            mx = x[0]
+            if total >= 16:
+                for l in range(8):
+                    lanes[l] = x[l]
+                full = total - total % 8
+                for k in range(8, full, 8):
+                    for l in range(8):
+                        lanes[l] = _pick(x[k + l], lanes[l], 2)
+                mx = lanes[0]
+                for l in range(1, 8):
+                    mx = _pick(lanes[l], mx, 2)
+                for k in range(full, total):
+                    mx = _pick(x[k], mx, 2)
+            else:
+                for k in range(1, total):
+                    mx = _pick(x[k], mx, 2)
+            for k in range(total):
+                y[k] = _exp(x[k] - mx)
+            sums = np.empty((outer, 1), np.float32)
+            np.dot(y[:total].reshape((outer, n)), np.ones((n, 1), np.float32), sums)
             for o in range(outer):
-                _softmax_row(x[o * n:(o + 1) * n], y[o * n:(o + 1) * n], log)
+                tot = sums[o, 0]
+                xr = x[o * n:(o + 1) * n]
+                yr = y[o * n:(o + 1) * n]
+                if tot < np.float32(1e-20):
+                    _softmax_row(xr, yr, log)
+                elif log:
+                    ls = np.log(tot)
+                    for k in range(n):
+                        yr[k] = (xr[k] - mx) - ls
+                else:
+                    for k in range(n):
+                        yr[k] = yr[k] / tot
             return
         xr = np.empty(n, np.float32)
         yr = np.empty(n, np.float32)

@@ -1,10 +1,18 @@
 """`HologramSegment`: runs a hologram segment's fused kernels on one preallocated class pool.
 
-At load: one `Pool` per segment (96 classes + the segment's linear pool, 64-byte aligned);
-every placed buffer is a view into it; constants are copied into their views once; fused
-intermediates (values that live inside one kernel, in the engine) get scratch arrays reused
-by liveness; every op becomes a closure over buffer ids (`kernels.compile_step`), and the
-cost model prices every kernel once (`machine.kernel_cost`): shapes are static.
+At load: one `Pool` per loaded artifact (96 classes + the linear pool, 64-byte aligned), kept
+in the Executable's `devices` and shared by its hologram segments (the compiler placed their
+buffers in one pool: constants disjoint, activations reused from segment to segment);
+every placed buffer is a view into it; constants are copied into their views once. Each
+kernel's op list becomes steps (`plan.py`): runs of elementwise ops are groups run by the
+compiled block interpreter (`compiled.py`), their intermediates in registers; transposes and
+reshape copies are one-load groups; softmax, reductions and gemm (BLAS) are compiled steps;
+consecutive compiled steps share one numba call (`compiled.run_program`), a group of more
+than `PARALLEL_WORK` element-ops is split over two threads. Values materialised between
+steps without a place of their own live in one scratch arena, reused by liveness. Without
+numba every op is a numpy closure (`kernels.compile_step`). The cost model prices every
+kernel once (`machine.kernel_cost`) from the IR's op list: shapes are static, and how the
+host executes a kernel does not change what the engine is charged.
 
 At run: segment inputs are bound by reference (no copy; their place in the pool is where
 the modelled engine holds them), outputs are written by their last op straight into fresh
@@ -26,7 +34,8 @@ from tsuc.runtime.hologram.kernels import _prod, compile_step, work_rows
 from tsuc.runtime.hologram.machine import Machine, kernel_cost, op_counts
 from tsuc.runtime.hologram.pool import Pool, aligned_bytes
 
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2  # 2: places are artifact-wide (one pool for all hologram segments)
+POOL_KEY = "hologram.pool"  # the artifact's pool in the loading Executable's `devices`
 PARALLEL_WORK = 1 << 20  # element-ops of a group above which its blocks are split over the threads
 _QUIET = {"gemm", "reshape", "transpose", "softmax", "log_softmax"}  # numpy steps that raise no FP warnings
 
@@ -78,7 +87,13 @@ class HologramSegment(SegmentExecutor):
         except (KeyError, TypeError):
             raise ArtifactError(f"{artifact.path}: hologram segment {self.name!r} has a malformed config") from None
         self.compiled = compiled_kernels
-        self.pool = Pool(int(self.stats.get("linear_bytes", 0)))
+        linear = int(self.stats.get("linear_bytes", 0))
+        self.pool = self.devices.get(POOL_KEY)
+        if self.pool is None:  # one pool per loaded artifact: its segments' places are disjoint in time
+            self.pool = self.devices[POOL_KEY] = Pool(linear)
+        elif self.pool.linear_bytes != linear:
+            raise ArtifactError(f"{artifact.path}: hologram segment {self.name!r} names a {linear}-byte linear pool, "
+                                f"another segment {self.pool.linear_bytes} B")
         self._pool_f32 = self.pool.memory.view(np.float32)
         self.bufs: list[Any] = [None] * len(self.values)
         for k, v in enumerate(self.values):
