@@ -119,6 +119,7 @@ class HologramSegment(SegmentExecutor):
         self.steps, self._register_only = self._plan()
         self._view_ids = self._assign_scratch()
         self._static_views: set[int] = set()
+        self._view_src: dict[int, int] = {}  # run-time views (reshapes of inputs or outputs) -> their source
         self.program = self._compile_program()
 
         self.costs = [self._kernel_cost(kern) for kern in self.kernels]
@@ -206,6 +207,8 @@ class HologramSegment(SegmentExecutor):
     def _address(self, vid: int, dynamic: list[int]) -> tuple[int, int]:
         """(base id, offset in elements) of a buffer for the compiled interpreter: 0 the pool,
         1 the arena, 2 + k the k-th array bound at run time (inputs, outputs, views of them)."""
+        while vid in self._view_src:  # a view of an input or output: the same memory, from offset 0
+            vid = self._view_src[vid]
         buf = self.bufs[vid]
         if self._static(vid):
             for bid, mem in ((0, self._pool_f32), (1, self.arena)):
@@ -226,6 +229,7 @@ class HologramSegment(SegmentExecutor):
         call; numpy steps (and, without numba, every step) are closures of their own."""
         use = compiled.HAVE_NUMBA and self.compiled
         program: list[Any] = []
+        prelude: list[Any] = []  # views of inputs and outputs: made first, so they split no batch
         batch: list[tuple[int, Any]] = []
 
         def flush() -> None:
@@ -239,8 +243,11 @@ class HologramSegment(SegmentExecutor):
                     self.bufs[step["out"]] = self.bufs[step["in"][0]].reshape(self.values[step["out"]]["shape"])
                     self._static_views.add(step["out"])
                     continue
-                flush()
-                program.append(compile_step(step, self.values, True))
+                self._view_src[step["out"]] = step["in"][0]
+                if use:  # its root is an input or output, bound before any step runs
+                    prelude.append(compile_step(step, self.values, True))
+                else:
+                    program.append(compile_step(step, self.values, True))
                 continue
             sub = self._sub(step) if use else None
             if sub == "empty":
@@ -255,7 +262,7 @@ class HologramSegment(SegmentExecutor):
             else:
                 batch.append(sub)
         flush()
-        return program
+        return prelude + program
 
     def _sub(self, step: Any) -> Any:
         """(kind, build) for `compiled.run_program`, where build(dynamic) gives the step's int64
