@@ -4,8 +4,9 @@
 
 (a) A 600-op elementwise chain with residual adds (100 blocks of h + tanh(h*c + d) *
     sigmoid(h), per-column constants, x [64, 256]): kernels, classes, accuracy against
-    onnxruntime, and the hologram segment's run time against onnxruntime running the same
-    graph (1 thread and its default threads), interleaved, median of `--runs`.
+    onnxruntime, the first run (numba's JIT, from its disk cache when warm) apart, and the
+    hologram segment's run time against onnxruntime running the same graph (1 thread and
+    its default threads), interleaved, median of `--runs`.
 (b) A torch TransformerEncoderLayer (d_model 64, 4 heads, ff 128, batch 2 x 16 tokens) and a
     small conv net with BatchNorm and GELU, exported from torch and compiled with
     --target=hologram: accuracy against torch (rtol 1e-4, atol 1e-5), share of ops on
@@ -124,13 +125,19 @@ def section_chain(runs: int) -> None:
     exe = tsuc.compile(model, target="hologram")
     compile_s = time.perf_counter() - t
     x = np.random.default_rng(1).standard_normal((64, 256)).astype(np.float32)
+    t = time.perf_counter()
     y = exe(x)
+    first_ms = (time.perf_counter() - t) * 1e3
     s1, sd = ort_session(model.SerializeToString(), 1), ort_session(model.SerializeToString(), 0)
     ref = s1.run(None, {"x": x})[0]
     prof = exe.profile()["segments"][0]
     print(f"    compile {compile_s:.2f} s; {prof['ops_original']} ops -> {prof['kernels']} kernel(s), {prof['classes_used']} classes, "
           f"spill {prof['spill_bytes']} B; max |diff| vs onnxruntime {np.abs(y - ref).max():.2e} "
           f"(allclose rtol 1e-4 atol 1e-4: {np.allclose(y, ref, rtol=1e-4, atol=1e-4)})")
+    from tsuc.runtime.hologram import compiled
+
+    print(f"    compiled kernels: {'numba ' + __import__('numba').__version__ if compiled.HAVE_NUMBA else 'no (numpy steps)'}; "
+          f"first run {first_ms:.1f} ms (numba's kernels loaded from its disk cache, or compiled when it is cold)")
     print(f"    model: {prof['cycles']} cycles = {prof['sim_time_s'] * 1e6:.1f} us at the default clock, {prof['energy_j'] * 1e6:.2f} uJ")
     seg = exe.executors[0]
     feeds = {"x": x}

@@ -52,7 +52,7 @@ try:  # one pass per array with numba ufuncs (LLVM vectorises them); numpy other
     _b0, _b1, _b2, _b3, _b4 = _B32
     _LO, _HI, _H, _ONE = _F32
 
-    @numba.vectorize(["float32(float32)"], fastmath=True, nopython=True, cache=True)
+    @numba.vectorize(["float32(float32)"], nopython=True, cache=True)
     def _erf_ufunc(v):  # pragma: no cover - compiled
         z = min(v, _HI)
         z = max(z, _LO)
@@ -61,7 +61,7 @@ try:  # one pass per array with numba ufuncs (LLVM vectorises them); numpy other
         q = (((_b0 * z2 + _b1) * z2 + _b2) * z2 + _b3) * z2 + _b4
         return p / q
 
-    @numba.vectorize(["float32(float32)"], fastmath=True, nopython=True, cache=True)
+    @numba.vectorize(["float32(float32)"], nopython=True, cache=True)
     def _gelu_ufunc(v):  # pragma: no cover - compiled
         z = v * _SQRT1_2
         z = min(z, _HI)

@@ -9,8 +9,16 @@ classes. A buffer takes ceil(bytes / 12,288) consecutive classes, first fit, so 
 of it is one contiguous array; a buffer smaller than a class takes a run of the class's
 256-byte pages instead (best fit, partly used classes first), so small constants and
 per-channel vectors share classes; one that finds no room goes to the linear pool (64-byte
-aligned, bump-allocated) and its bytes are counted as spill. The result is in the IR
-(`ins_at` / `outs_at` on each kernel, pool figures on the segment) and so in the artifact.
+aligned, bump-allocated: nothing there is freed or reused, so its size is the sum of what
+spilled) and its bytes are counted as spill. The result is in the IR (`ins_at` / `outs_at` on
+each kernel, pool figures on the segment) and so in the artifact.
+
+One pool per artifact: the pass allocates the hologram segments in order on one `PagePool`.
+A segment's constants stay resident for the artifact's life (the next run needs them); its
+other buffers return their classes when it ends, so the next segment reuses them (segments
+run one after another). Places are therefore disjoint wherever lifetimes overlap, across
+segments too, and the runtime gives all segments one pool. `linear_bytes` on every segment
+is the artifact's whole linear pool.
 """
 
 from __future__ import annotations
@@ -52,7 +60,10 @@ class Allocation:
     linear_bytes: int
 
 
-def allocate_segment(seg: SegmentOp) -> Allocation:
+def allocate_segment(seg: SegmentOp, pool: "PagePool | None" = None, linear_top: int = 0) -> Allocation:
+    """Places for one segment's buffers in `pool` (shared by the artifact's segments: the
+    constants it holds from earlier segments stay resident), the linear pool continuing at
+    `linear_top`. The segment's other buffers are released when it ends."""
     block = seg.body.block
     kernels = [op for op in block.ops if isinstance(op, hg.KernelOp)]
     end = len(kernels)
@@ -77,14 +88,17 @@ def allocate_segment(seg: SegmentOp) -> Allocation:
     for v in block.last_op.operands:  # type: ignore[union-attr]
         define(v, -1)
         last[v] = end
+    resident = set()
     for v in order:
         owner = getattr(v, "owner", None)
         if owner is not None and getattr(owner, "name", "") == "onnx.Constant":
             last[v] = end  # resident weights
-    pool = PagePool()
+            resident.add(v)
+    pool = pool if pool is not None else PagePool()
+    pool.touched = [False] * NUM_CLASSES
     places: dict[SSAValue, Place] = {}
     holding: dict[SSAValue, Place] = {}
-    linear_top = spill = peak = 0
+    spill = peak = 0
     for t in range(-1, end):
         for v, place in list(holding.items()):
             if last[v] < t:
@@ -100,6 +114,9 @@ def allocate_segment(seg: SegmentOp) -> Allocation:
                 continue
             holding[v] = places[v] = place
         peak = max(peak, pool.busy_classes())
+    for v, place in holding.items():  # the segment ends: only its constants keep their classes
+        if v not in resident:
+            pool.release(place)
     return Allocation(places, pool.classes_touched(), peak, spill, linear_top)
 
 
@@ -173,12 +190,21 @@ class AllocateHologramPass(ModulePass):
     name = "hologram-allocate"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for seg in hologram_segments(op):
-            alloc = allocate_segment(seg)
+        # One pool per artifact: the segments run one after another, so each takes the classes
+        # the previous ones released (their constants stay, for the next run); the linear pool
+        # is one bump-allocated range for all of them.
+        pool = PagePool()
+        linear_top = 0
+        segments = list(hologram_segments(op))
+        for seg in segments:
+            alloc = allocate_segment(seg, pool, linear_top)
+            linear_top = alloc.linear_bytes
             for kernel in seg.body.block.ops:
                 if isinstance(kernel, hg.KernelOp):
                     kernel.attributes["ins_at"] = ArrayAttr([alloc.places[v] for v in kernel.args])
                     kernel.attributes["outs_at"] = ArrayAttr([alloc.places[v] for v in kernel.outs])
             for key, value in (("classes_used", alloc.classes_used), ("peak_classes", alloc.peak_classes),
-                               ("spill_bytes", alloc.spill_bytes), ("linear_bytes", alloc.linear_bytes)):
+                               ("spill_bytes", alloc.spill_bytes)):
                 seg.attributes[f"hologram.{key}"] = IntegerAttr(value, 64)
+        for seg in segments:  # every segment names the artifact's whole linear pool
+            seg.attributes["hologram.linear_bytes"] = IntegerAttr(linear_top, 64)

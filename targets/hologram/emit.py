@@ -4,6 +4,7 @@ The config holds (version `CONFIG_VERSION`):
 - `machine`: the cost-model constants (`tsuc.runtime.hologram.machine.Machine`);
 - `values`: every buffer and fused intermediate by id: `shape` and `place` (["class", first,
   count], ["pages", class, first, pages], ["linear", offset, bytes], or null for a value that lives inside one kernel);
+  places are in the artifact's one pool, shared by all its hologram segments;
 - `inputs` / `outputs`: value ids of the segment's operands and results, in order;
 - `constants`: value id -> member name (`.npy`, float32), loaded into their place;
 - `kernels`: name, `ins`, `outs` (value ids) and `ops`, each {op, in, out, attrs} in order;
@@ -26,7 +27,7 @@ from tsuc.errors import TsucError
 from tsuc.runtime.hologram.machine import MACHINE_OPTIONS
 from tsuc.targets.hologram.options import segment_options
 
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2  # 2: places are artifact-wide (one pool for all hologram segments)
 
 
 def _attrs(op: hg.VectorOp) -> dict[str, Any]:

@@ -128,6 +128,8 @@ def plan(op: Operation, module: ModuleOp | None = None, gemm_max_bytes: int | No
     for v in data + results:
         if not _static_f32(v.type):
             return "it needs float32 tensors of static shape"
+        if 0 in v.type.get_shape():
+            return "an empty tensor has no work for the engine"
     if kind in BINARY:
         return Plan(lambda e: e.add(BINARY[kind](operands[0], operands[1])))
     if kind in VARIADIC:
