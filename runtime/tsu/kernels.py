@@ -46,7 +46,10 @@ def require() -> None:
 if _nb is not None:
     import numpy as np
 
+    from tsuc.runtime.tsu.simd import LANES, lane_field, lane_update
+
     _jit = _nb.njit(parallel=True, cache=True, nogil=True, fastmath=False, boundscheck=False)
+    _body = _nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)  # one replica / block: a plain function
     _inline = _nb.njit(cache=True, inline="always")
     prange = _nb.prange
 
@@ -58,166 +61,138 @@ if _nb is not None:
         return x
 
     @_inline
-    def _addr(field, shift, half, W):
-        if shift == 0:
-            q = field
-        elif field < 0:
-            q = -((-field + half) >> shift)
-        else:
-            q = (field + half) >> shift
-        if q > W:
-            q = W
-        elif q < -W:
-            q = -W
-        return q + W
+    def _address(field, shift, half, W):
+        """Table address q + W of a field, branch-free: q = sign(I) min(W, (|I| + half) >> shift)."""
+        a = field if field >= 0 else -field
+        q = min((a + half) >> shift, W)
+        return W + q if field >= 0 else W - q
 
-    @_jit
-    def sweeps_sparse(S, X, F, E, bestS, bestE, flips, level, tix, tables, W, shift, indptr, indices, J2):
-        R, n = S.shape
-        C = tix.shape[0]
+    @_body
+    def _sparse_replica(s, x, f, lv, e, be, bs, tix, tables, W, shift, cstart, indptr, indices, J2):
+        """One replica through the block (see `sweeps_sparse`); returns (energy, best energy, flips)."""
+        n = s.shape[0]
+        ncol = cstart.shape[0] - 1
         half = (1 << shift) >> 1
-        for r in prange(R):
-            s = S[r]
-            x = X[r]
-            f = F[r]
-            lv = level[r]
-            e = E[r]
-            be = bestE[r]
-            nf = 0
-            for t in range(C):
-                tab = tables[tix[t, lv]]
-                for i in range(n):
+        nf = 0
+        flipped = np.empty(n, dtype=np.int32)
+        for t in range(tix.shape[0]):
+            tab = tables[tix[t, lv]]
+            for c in range(ncol):
+                m = 0
+                for i in range(cstart[c], cstart[c + 1]):
                     xi = _step(_nb.int64(x[i]))
                     x[i] = xi
-                    field = f[i]
-                    new = 1 if (xi >> 8) < tab[_addr(_nb.int64(field), shift, half, W)] else -1
-                    old = s[i]
-                    if new != old:
-                        e += 2 * _nb.int64(old) * _nb.int64(field)
-                        s[i] = new
-                        nf += 1
-                        if new > 0:
-                            for k in range(indptr[i], indptr[i + 1]):
-                                f[indices[k]] += J2[k]
-                        else:
-                            for k in range(indptr[i], indptr[i + 1]):
-                                f[indices[k]] -= J2[k]
-                if e < be:
-                    be = e
-                    bestS[r, :] = s
-            E[r] = e
-            bestE[r] = be
+                    field = _nb.int64(f[i])
+                    old = _nb.int64(s[i])
+                    new = 1 if (xi >> 8) < tab[_address(field, shift, half, W)] else -1
+                    e += (old - new) * field
+                    s[i] = new
+                    flipped[m] = i
+                    m += old != new
+                for k in range(m):
+                    i = flipped[k]
+                    sg = _nb.int64(s[i])
+                    for q in range(indptr[i], indptr[i + 1]):
+                        f[indices[q]] += sg * J2[q]
+                nf += m
+            if e < be:
+                be = e
+                bs[:] = s
+        return e, be, nf
+
+    @_jit
+    def sweeps_sparse(S, X, F, E, bestS, bestE, flips, level, tix, tables, W, shift, cstart, indptr, indices, J2):
+        """Replica rows, fields kept incrementally. Each colour is clocked in two passes: every
+        p-bit of the colour steps its register, looks up its threshold and sets its spin (no
+        branch: the flipped p-bits are appended to a list), then each flipped p-bit adds
+        2 J_ij s_i to its neighbours' fields. No p-bit of the colour reads a field the second
+        pass writes (a colour has no inner couplings), so this is the one-at-a-time clock."""
+        for r in prange(S.shape[0]):
+            E[r], bestE[r], nf = _sparse_replica(S[r], X[r], F[r], level[r], E[r], bestE[r], bestS[r], tix, tables, W, shift,
+                                                 cstart, indptr, indices, J2)
             flips[r] += nf
+
+    @_body
+    def _dense_replica(s, x, f, lv, e, be, bs, tix, tables, W, shift, J2):
+        n = s.shape[0]
+        half = (1 << shift) >> 1
+        nf = 0
+        for t in range(tix.shape[0]):
+            tab = tables[tix[t, lv]]
+            for i in range(n):
+                xi = _step(_nb.int64(x[i]))
+                x[i] = xi
+                field = _nb.int64(f[i])
+                new = 1 if (xi >> 8) < tab[_address(field, shift, half, W)] else -1
+                old = s[i]
+                if new != old:
+                    e += 2 * _nb.int64(old) * field
+                    s[i] = new
+                    nf += 1
+                    row = J2[i]
+                    if new > 0:
+                        for j in range(n):
+                            f[j] += row[j]
+                    else:
+                        for j in range(n):
+                            f[j] -= row[j]
+            if e < be:
+                be = e
+                bs[:] = s
+        return e, be, nf
 
     @_jit
     def sweeps_dense(S, X, F, E, bestS, bestE, flips, level, tix, tables, W, shift, J2):
-        R, n = S.shape
-        C = tix.shape[0]
-        half = (1 << shift) >> 1
-        for r in prange(R):
-            s = S[r]
-            x = X[r]
-            f = F[r]
-            lv = level[r]
-            e = E[r]
-            be = bestE[r]
-            nf = 0
-            for t in range(C):
-                tab = tables[tix[t, lv]]
-                for i in range(n):
-                    xi = _step(_nb.int64(x[i]))
-                    x[i] = xi
-                    field = f[i]
-                    new = 1 if (xi >> 8) < tab[_addr(_nb.int64(field), shift, half, W)] else -1
-                    old = s[i]
-                    if new != old:
-                        e += 2 * _nb.int64(old) * _nb.int64(field)
-                        s[i] = new
-                        nf += 1
-                        row = J2[i]
-                        if new > 0:
-                            for j in range(n):
-                                f[j] += row[j]
-                        else:
-                            for j in range(n):
-                                f[j] -= row[j]
-                if e < be:
-                    be = e
-                    bestS[r, :] = s
-            E[r] = e
-            bestE[r] = be
+        """Replica rows of a dense problem: a flip adds the p-bit's row of 2 J to every field."""
+        for r in prange(S.shape[0]):
+            E[r], bestE[r], nf = _dense_replica(S[r], X[r], F[r], level[r], E[r], bestE[r], bestS[r], tix, tables, W, shift, J2)
             flips[r] += nf
 
+    @_body
+    def _lanes_block(s, x, bs, e, be, fl, lv, tix, tables, W, shift, hq, indptr, indices, J, acc0):
+        """One block of LANES replicas through the block of sweeps (see `sweeps_lanes`)."""
+        n = s.shape[0]
+        half = (np.int32(1) << shift) >> np.int32(1)
+        width = tables.shape[1]
+        flat = tables.reshape(-1)
+        acc = np.empty(LANES, dtype=acc0.dtype)
+        base = np.empty(LANES, dtype=np.int32)
+        de = np.empty(LANES, dtype=np.int64)
+        nfl = np.empty(LANES, dtype=np.int32)
+        better = np.empty(LANES, dtype=np.bool_)
+        for t in range(tix.shape[0]):
+            for r in range(LANES):
+                base[r] = np.int32(tix[t, lv[r]] * width + W)
+                de[r] = 0
+                nfl[r] = 0
+            for i in range(n):
+                lane_field(acc, s, hq[i], indptr[i], indptr[i + 1], indices, J)
+                lane_update(x, s, i, acc, flat, base, half, shift, W, de, nfl)
+            improved = False
+            for r in range(LANES):
+                e[r] += de[r]
+                fl[r] += nfl[r]
+                better[r] = e[r] < be[r]
+                improved |= better[r]
+                be[r] = min(be[r], e[r])
+            if improved:
+                for i in range(n):
+                    for r in range(LANES):
+                        if better[r]:
+                            bs[i, r] = s[i, r]
 
     @_jit
     def sweeps_lanes(S, X, E, bestS, bestE, flips, level, tix, tables, W, shift, hq, indptr, indices, J, acc0):
-        """Sparse problems, replicas side by side: S, X, bestS (B, n, L), E, bestE, flips,
-        level (B, L); block b holds replicas b*L .. b*L+L-1 in its L lanes. Each p-bit's field
-        is summed from its CSR row over all lanes at once (`J` holds J, not 2 J; acc0's dtype
-        is the field type), then every lane steps its register, looks its threshold up and
-        sets its spin: no branch on flips, every step a vector operation over the lanes."""
-        B, n, L = S.shape
-        C = tix.shape[0]
-        half = (1 << shift) >> 1
-        width = tables.shape[1]
-        flat = tables.reshape(-1)
-        for b in prange(B):
-            s = S[b]
-            x = X[b]
-            e = E[b]
-            be = bestE[b]
-            fl = flips[b]
-            lv = level[b]
-            bs = bestS[b]
-            acc = np.empty(L, dtype=acc0.dtype)
-            u = np.empty(L, dtype=np.int32)
-            qa = np.empty(L, dtype=np.int32)
-            base = np.empty(L, dtype=np.int32)
-            thr = np.empty(L, dtype=np.int32)
-            for t in range(C):
-                for r in range(L):
-                    base[r] = np.int32(tix[t, lv[r]] * width)
-                for i in range(n):
-                    h = hq[i]
-                    for r in range(L):
-                        acc[r] = h
-                    for k in range(indptr[i], indptr[i + 1]):
-                        sj = s[indices[k]]
-                        c = J[k]
-                        for r in range(L):
-                            acc[r] += c * sj[r]
-                    xi = x[i]
-                    si = s[i]
-                    for r in range(L):
-                        v = xi[r]
-                        v = np.uint32(v ^ np.uint32(v << np.uint32(13)))
-                        v = np.uint32(v ^ np.uint32(v >> np.uint32(17)))
-                        v = np.uint32(v ^ np.uint32(v << np.uint32(5)))
-                        xi[r] = v
-                        u[r] = np.int32(v >> np.uint32(8))
-                    for r in range(L):
-                        field = acc[r]
-                        if shift == 0:
-                            q = field
-                        elif field < 0:
-                            q = -((-field + half) >> shift)
-                        else:
-                            q = (field + half) >> shift
-                        q = min(max(q, -W), W)
-                        qa[r] = np.int32(q + W) + base[r]
-                    for r in range(L):
-                        thr[r] = flat[qa[r]]
-                    for r in range(L):
-                        new = np.int8(1) if u[r] < thr[r] else np.int8(-1)
-                        d = np.int32(new) - np.int32(si[r])
-                        e[r] -= d * np.int64(acc[r])
-                        fl[r] += d != 0
-                        si[r] = new
-                for r in range(L):
-                    if e[r] < be[r]:
-                        be[r] = e[r]
-                        for i in range(n):
-                            bs[i, r] = s[i, r]
+        """Sparse problems, replicas side by side: S, X, bestS (B, n, LANES), E, bestE, flips,
+        level (B, LANES); block b holds replicas b*LANES .. b*LANES+LANES-1 in its lanes (one
+        thread per block). Each p-bit's field is summed from its CSR row over all lanes at
+        once (`J` holds J, not 2 J; acc0's dtype is the field type), then every lane steps its
+        register, looks its threshold up and sets its spin: no branch, every step a vector
+        operation over the lanes (LANES is a compile-time constant, so the lane loops are
+        whole vectors)."""
+        for b in prange(S.shape[0]):
+            _lanes_block(S[b], X[b], bestS[b], E[b], bestE[b], flips[b], level[b], tix, tables, W, shift, hq, indptr, indices,
+                         J, acc0)
 
 
 _WARM: dict[tuple, float] = {}  # kernel signature -> seconds its first call took to compile or load
@@ -242,15 +217,15 @@ def warm_up(engine: str, fdtype, jdtype, idtype=None) -> float:
     E = np.zeros(1, dtype=np.int64)
     tix, tables = np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1), dtype=np.int32)
     if engine == "lanes":
-        S3, E2 = np.ones((1, 2, 1), dtype=np.int8), np.zeros((1, 1), dtype=np.int64)
-        sweeps_lanes(S3, X.reshape(1, 2, 1), E2, S3.copy(), E2.copy(), E2.copy(), E2.copy(), tix, tables, np.int32(0),
+        S3, E2 = np.ones((1, 2, LANES), dtype=np.int8), np.zeros((1, LANES), dtype=np.int64)
+        sweeps_lanes(S3, np.ones((1, 2, LANES), dtype=np.uint32), E2, S3.copy(), E2.copy(), E2.copy(), E2.copy(), tix, tables, np.int32(0),
                      np.int32(0), np.zeros(2, dtype=np.int64), np.zeros(3, dtype=np.int64), np.zeros(0, dtype=idtype),
                      np.zeros(0, dtype=jdtype), np.zeros(1, dtype=fdtype))
     else:
         S = np.ones((1, 2), dtype=np.int8)
         args = (S, X, np.zeros((1, 2), dtype=fdtype), E, S.copy(), E.copy(), E.copy(), E.copy(), tix, tables, 0, 0)
         if engine == "sparse":
-            sweeps_sparse(*args, np.zeros(3, dtype=np.int64), np.zeros(0, dtype=idtype), np.zeros(0, dtype=jdtype))
+            sweeps_sparse(*args, np.array([0, 2]), np.zeros(3, dtype=np.int64), np.zeros(0, dtype=idtype), np.zeros(0, dtype=jdtype))
         else:
             sweeps_dense(*args, np.zeros((2, 2), dtype=jdtype))
     _WARM[key] = time.perf_counter() - t

@@ -148,6 +148,8 @@ class PBitMachine:
         order = np.argsort(program.colours, kind="stable")
         self.order = order  # position p holds p-bit order[p]
         self.num_colours = program.num_colours
+        counts = np.unique(program.colours, return_counts=True)[1] if n else np.zeros(0, dtype=np.int64)
+        self.cstart = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)  # colour c: positions cstart[c]..cstart[c+1]-1
         inv = np.empty(n, dtype=np.int64)
         inv[order] = np.arange(n)
         pr, pc = inv[program.rows], inv[program.cols]
@@ -172,7 +174,7 @@ class PBitMachine:
             np.cumsum(np.bincount(rr, minlength=n), out=self.indptr[1:])
             self.indices = cc.astype(np.int32 if n < 2**31 else np.int64)
             self.J2 = vv.astype(self.jdtype)
-            self._coupling_args = (self.indptr, self.indices, self.J2)
+            self._coupling_args = (self.cstart, self.indptr, self.indices, self.J2)
             idtype = self.indices.dtype
         self._J2f = None  # float copy of the dense J2 for the initial fields (built on first use)
         self._kernel = kernels.sweeps_dense if engine == "dense" else kernels.sweeps_sparse
@@ -234,7 +236,6 @@ class PBitMachine:
 
 
 LANES_MIN = 8  # sparse problems with this many replicas or more run side by side in lanes
-LANES_MAX = 64  # replicas per lanes block (one thread each)
 
 
 class MachineRun:
@@ -242,7 +243,7 @@ class MachineRun:
 
     Two layouts of the same replicas: rows (R, n), one replica after the other (dense
     problems, and sparse ones with few replicas: fields kept incrementally), or lanes
-    (B, n, L): blocks of up to LANES_MAX replicas side by side (sparse problems with at
+    (B, n, L): blocks of kernels.LANES replicas side by side (sparse problems with at
     least LANES_MIN replicas: fields summed over all lanes at once). Lanes past R in the last
     block are copies of replica 0 and are never read back.
     """
@@ -276,9 +277,8 @@ class MachineRun:
         E = -(np.einsum("ij,ij->i", s, F) + s @ m.hq_perm) // 2  # 2E = -s.(I - hq) - 2 hq.s
         self.lanes = m.engine == "sparse" and R >= LANES_MIN
         if self.lanes:
-            B = -(-R // LANES_MAX)
-            L = -(-R // B)
-            L = -(-L // 8) * 8  # whole vectors
+            L = kernels.LANES
+            B = -(-R // L)
             pad = B * L - R
 
             def blocks(a: np.ndarray) -> np.ndarray:
