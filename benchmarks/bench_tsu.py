@@ -128,14 +128,14 @@ def jit_warmup() -> None:
     from tsuc.runtime.tsu import kernels
 
     code = ("import time, numpy as np; from tsuc.runtime.tsu import kernels as k; t = time.perf_counter(); "
-            "k.warm_up('sparse', np.int16, np.int8, np.int32); k.warm_up('lanes', np.int16, np.int8, np.int32); k.warm_up('dense', np.int16, np.int8); "
+            "k.warm_up('sparse', np.int16, np.int8, np.uint32); k.warm_up('lanes', np.int16, np.int8, np.uint32); k.warm_up('dense', np.int16, np.int8); "
             "print(time.perf_counter() - t)")
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         cold = float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()[-1])
     t = time.perf_counter()
-    kernels.warm_up("sparse", np.int16, np.int8, np.int32)
-    kernels.warm_up("lanes", np.int16, np.int8, np.int32)
+    kernels.warm_up("sparse", np.int16, np.int8, np.uint32)
+    kernels.warm_up("lanes", np.int16, np.int8, np.uint32)
     kernels.warm_up("dense", np.int16, np.int8)
     print(f"# JIT warm-up of the sweep kernels (sparse rows, lanes, dense): compile from an empty cache {cold:.2f} s, "
           f"load from the on-disk cache {time.perf_counter() - t:.2f} s (neither counted below)")

@@ -69,31 +69,34 @@ if _nb is not None:
 
     @_body
     def _sparse_replica(s, x, f, lv, e, be, bs, tix, tables, W, shift, cstart, indptr, indices, J2):
-        """One replica through the block (see `sweeps_sparse`); returns (energy, best energy, flips)."""
+        """One replica through the block (see `sweeps_sparse`); returns (energy, best energy, flips).
+        Indices are cast to unsigned so that numba leaves out its negative-index wraparound."""
         n = s.shape[0]
         ncol = cstart.shape[0] - 1
         half = (1 << shift) >> 1
         nf = 0
-        flipped = np.empty(n, dtype=np.int32)
+        flipped = np.empty(n, dtype=np.uint32)
         for t in range(tix.shape[0]):
             tab = tables[tix[t, lv]]
             for c in range(ncol):
                 m = 0
-                for i in range(cstart[c], cstart[c + 1]):
+                for i0 in range(cstart[c], cstart[c + 1]):
+                    i = _nb.uint64(i0)
                     xi = _step(_nb.int64(x[i]))
                     x[i] = xi
                     field = _nb.int64(f[i])
                     old = _nb.int64(s[i])
-                    new = 1 if (xi >> 8) < tab[_address(field, shift, half, W)] else -1
+                    new = 1 if (xi >> 8) < tab[_nb.uint64(_address(field, shift, half, W))] else -1
                     e += (old - new) * field
                     s[i] = new
                     flipped[m] = i
                     m += old != new
                 for k in range(m):
-                    i = flipped[k]
+                    i = _nb.uint64(flipped[k])
                     sg = _nb.int64(s[i])
-                    for q in range(indptr[i], indptr[i + 1]):
-                        f[indices[q]] += sg * J2[q]
+                    for q0 in range(indptr[i], indptr[i + 1]):
+                        q = _nb.uint64(q0)
+                        f[_nb.uint64(indices[q])] += sg * J2[q]
                 nf += m
             if e < be:
                 be = e

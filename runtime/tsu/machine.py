@@ -172,7 +172,7 @@ class PBitMachine:
             rr, cc, vv = rr[key], cc[key], vv[key]
             self.indptr = np.zeros(n + 1, dtype=np.int64)
             np.cumsum(np.bincount(rr, minlength=n), out=self.indptr[1:])
-            self.indices = cc.astype(np.int32 if n < 2**31 else np.int64)
+            self.indices = cc.astype(np.uint32 if n < 2**32 else np.uint64)  # unsigned: no wraparound checks in the kernels
             self.J2 = vv.astype(self.jdtype)
             self._coupling_args = (self.cstart, self.indptr, self.indices, self.J2)
             idtype = self.indices.dtype

@@ -75,7 +75,8 @@ def lane_field(typingctx, acc, s, h, k0, k1, indices, J):
         builder.store(_splat(builder, _resize(builder, args[2], et), vt), total)
         with cgutils.for_range(builder, builder.sub(k1, k0)) as loop:
             k = builder.add(k0, loop.index)
-            j = _resize(builder, builder.load(builder.gep(idx_a.data, [k])), _I64)
+            j = builder.load(builder.gep(idx_a.data, [k]))
+            j = j if j.type.width == 64 else (builder.sext if idx_t.dtype.signed else builder.zext)(j, _I64)
             c = _resize(builder, builder.load(builder.gep(j_a.data, [k])), et)
             row = builder.load(_row_ptr(builder, s_a, j, _I8), align=1)
             term = builder.mul(builder.sext(row, vt), _splat(builder, c, vt))
