@@ -1,23 +1,38 @@
 """Compiled sweep kernels of the p-bit machine (numba; the `tsu` extra installs it).
 
-One call clocks every replica through a block of sweeps. Per replica (one thread each,
-`prange`), per sweep, per p-bit in colour order (p-bits permuted so colours are contiguous):
-step the p-bit's xorshift32 register, read its integer field I from the field array, look
-up the threshold T at the field's table address, set s = +1 iff (register >> 8) < T. p-bits
-of one colour share no coupling, so clocking them one after the other is the machine's
-colour-parallel clock exactly.
+One call clocks every replica through a block of sweeps. Per replica, per sweep, per p-bit in
+colour order (p-bits permuted so colours are contiguous): step the p-bit's xorshift32
+register, read its integer field I, look up the threshold T at the field's table address,
+set s = +1 iff (register >> 8) < T. p-bits of one colour share no coupling, so clocking them
+one after the other is the machine's colour-parallel clock exactly. After each sweep a
+replica that reached a new lowest energy copies its state into its best state.
 
-Fields are kept incrementally: when s_i flips to s, every neighbour j gets 2 J_ij s added
-(`J2` holds 2 J, CSR rows for sparse problems, a dense matrix otherwise), and the quantised
-energy changes by 2 s_old I_i. After each sweep a replica that reached a new lowest energy
-copies its state into its best state. Replicas only share read-only arrays, so the results
-do not depend on the number of threads.
+Three kernels, two layouts (`machine.MachineRun` picks one):
 
-Arguments shared by both kernels (R replicas, n p-bits, C sweeps in the block):
+- `sweeps_sparse` (replica rows (R, n), few replicas): fields kept incrementally from CSR
+  rows of 2 J. Each colour is clocked in a branch-free pass (register, table, spin, energy;
+  flipped p-bits appended to a list) and a pass that adds 2 J_ij s_i to the neighbours of
+  every flipped p-bit.
+- `sweeps_dense` (replica rows, dense problems): a flip adds the p-bit's row of 2 J to every
+  field (a vector loop).
+- `sweeps_lanes` (sparse problems, many replicas): blocks of LANES replicas side by side,
+  (B, n, LANES); each p-bit's field is summed from its CSR row over all lanes at once and
+  every lane steps, looks up and sets its spin with vector operations. These steps are
+  written as LLVM vector IR (`lane_field`, `lane_update`): a loop over a compile-time number
+  of lanes is fully unrolled by LLVM before its loop vectoriser runs, and its SLP vectoriser
+  did not re-vectorise the sixteen scalar chains, so plain numba loops ran one lane at a time.
+
+Threads: `prange` over replicas (rows) or blocks (lanes); each thread owns whole replicas,
+which share only read-only arrays, so results do not depend on the number of threads.
+The intrinsics live in this module on purpose: numba's on-disk cache is invalidated by
+changes to the kernel's own source file only.
+
+Arguments shared by the row kernels (R replicas, n p-bits, C sweeps in the block):
 S (R, n) int8 spins; X (R, n) uint32 registers; F (R, n) int16/int32/int64 fields; E, bestE (R,)
 int64 energies; bestS (R, n) int8; flips (R,) int64 (added to); level (R,) int64 temperature
 level of each replica; tix (C, K) int64 table row of each (sweep, level); tables (U, 2W+1)
-int32; W the table radius; shift the address shift (`lut.py`).
+int32; W the table radius; shift the address shift (`lut.py`). CSR indices are unsigned so
+that numba leaves out its negative-index wraparound in the inner loops.
 """
 
 from __future__ import annotations
@@ -30,6 +45,8 @@ try:
     import numba as _nb
 except ImportError:  # pragma: no cover - the tsu extra installs numba
     _nb = None
+
+LANES = 16  # replicas per lanes block: one 256-bit vector of int16 fields
 
 INSTALL_HINT = "the p-bit machine's sweep kernels need numba: pip install 'tsuc[tsu]'"
 
@@ -46,12 +63,149 @@ def require() -> None:
 if _nb is not None:
     import numpy as np
 
-    from tsuc.runtime.tsu.simd import LANES, lane_field, lane_update
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
 
     _jit = _nb.njit(parallel=True, cache=True, nogil=True, fastmath=False, boundscheck=False)
     _body = _nb.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)  # one replica / block: a plain function
     _inline = _nb.njit(cache=True, inline="always")
     prange = _nb.prange
+
+    # -- lane-vector steps of the lanes kernel, as LLVM vector IR (see the module docstring) --
+
+    _I1, _I8, _I32, _I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+
+
+    def _vec(t, n=LANES):
+        return ir.VectorType(t, n)
+
+
+    def _splat(builder, value, vt):
+        undef = ir.Constant(vt, ir.Undefined)
+        one = builder.insert_element(undef, value, ir.Constant(_I32, 0))
+        return builder.shuffle_vector(one, undef, ir.Constant(_vec(_I32, vt.count), [0] * vt.count))
+
+
+    def _const(vt, value):
+        return ir.Constant(vt, [value] * vt.count)
+
+
+    def _resize(builder, value, to):
+        """Sign-extend or truncate an integer (or integer vector) to the width of `to`."""
+        src = value.type.element.width if isinstance(value.type, ir.VectorType) else value.type.width
+        dst = to.element.width if isinstance(to, ir.VectorType) else to.width
+        if src == dst:
+            return value
+        return builder.sext(value, to) if src < dst else builder.trunc(value, to)
+
+
+    def _row_ptr(builder, arr, row, elem):
+        """Pointer to row `row` of a (n, LANES) array, as a pointer to a <LANES x elem> vector."""
+        p = builder.gep(arr.data, [builder.mul(row, ir.Constant(_I64, LANES))])
+        return builder.bitcast(p, _vec(elem).as_pointer())
+
+
+    def _lltype(context, numba_type):
+        return context.get_value_type(numba_type)
+
+
+    @intrinsic
+    def lane_field(typingctx, acc, s, h, k0, k1, indices, J):
+        """acc[:] = h + sum over k0 <= k < k1 of J[k] * s[indices[k], :], in acc's integer type."""
+        sig = types.void(acc, s, h, k0, k1, indices, J)
+
+        def codegen(context, builder, signature, args):
+            acc_t, s_t, h_t, _, _, idx_t, j_t = signature.args
+            acc_a = context.make_array(acc_t)(context, builder, args[0])
+            s_a = context.make_array(s_t)(context, builder, args[1])
+            idx_a = context.make_array(idx_t)(context, builder, args[5])
+            j_a = context.make_array(j_t)(context, builder, args[6])
+            et = _lltype(context, acc_t.dtype)
+            vt = _vec(et)
+            k0 = _resize(builder, args[3], _I64)
+            k1 = _resize(builder, args[4], _I64)
+            total = cgutils.alloca_once(builder, vt)
+            builder.store(_splat(builder, _resize(builder, args[2], et), vt), total)
+            with cgutils.for_range(builder, builder.sub(k1, k0)) as loop:
+                k = builder.add(k0, loop.index)
+                j = builder.load(builder.gep(idx_a.data, [k]))
+                j = j if j.type.width == 64 else (builder.sext if idx_t.dtype.signed else builder.zext)(j, _I64)
+                c = _resize(builder, builder.load(builder.gep(j_a.data, [k])), et)
+                row = builder.load(_row_ptr(builder, s_a, j, _I8), align=1)
+                term = builder.mul(builder.sext(row, vt), _splat(builder, c, vt))
+                builder.store(builder.add(builder.load(total), term), total)
+            builder.store(builder.load(total), builder.bitcast(acc_a.data, vt.as_pointer()), align=1)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+
+    @intrinsic
+    def lane_update(typingctx, x, s, i, acc, flat, base, half, shift, W, de, nfl):
+        """Clock p-bit i in every lane: step x[i, :] (xorshift32 13/17/5), address the table at
+        base + sign(I) min(W, (|I| + half) >> shift) for I = acc, set s[i, :] = +1 where
+        (x >> 8) < threshold else -1, de += (s_old - s_new) * I (int64), nfl += (s_old != s_new)."""
+        sig = types.void(x, s, i, acc, flat, base, half, shift, W, de, nfl)
+
+        def codegen(context, builder, signature, args):
+            x_t, s_t, _, acc_t, flat_t, base_t, _, _, _, de_t, nfl_t = signature.args
+            x_a = context.make_array(x_t)(context, builder, args[0])
+            s_a = context.make_array(s_t)(context, builder, args[1])
+            acc_a = context.make_array(acc_t)(context, builder, args[3])
+            flat_a = context.make_array(flat_t)(context, builder, args[4])
+            base_a = context.make_array(base_t)(context, builder, args[5])
+            de_a = context.make_array(de_t)(context, builder, args[9])
+            nfl_a = context.make_array(nfl_t)(context, builder, args[10])
+            i = _resize(builder, args[2], _I64)
+            v32 = _vec(_I32)
+            # the register step
+            xp = _row_ptr(builder, x_a, i, _I32)
+            v = builder.load(xp, align=4)
+            v = builder.xor(v, builder.shl(v, _const(v32, 13)))
+            v = builder.xor(v, builder.lshr(v, _const(v32, 17)))
+            v = builder.xor(v, builder.shl(v, _const(v32, 5)))
+            builder.store(v, xp, align=4)
+            u = builder.lshr(v, _const(v32, 8))
+            # the table address, in the field's width (at least 32 bits)
+            et = _lltype(context, acc_t.dtype)
+            wt = _vec(et if et.width > 32 else _I32)
+            field = builder.sext(builder.load(builder.bitcast(acc_a.data, _vec(et).as_pointer()), align=1), wt) \
+                if et.width < wt.element.width else builder.load(builder.bitcast(acc_a.data, _vec(et).as_pointer()), align=1)
+            zero = _const(wt, 0)
+            neg = builder.icmp_signed("<", field, zero)
+            mag = builder.select(neg, builder.sub(zero, field), field)
+            q = builder.ashr(builder.add(mag, _splat(builder, _resize(builder, args[6], wt.element), wt)),
+                             _splat(builder, _resize(builder, args[7], wt.element), wt))
+            Wv = _splat(builder, _resize(builder, args[8], wt.element), wt)
+            q = builder.select(builder.icmp_signed("<", q, Wv), q, Wv)
+            q32 = _resize(builder, q, v32)
+            b = builder.load(builder.bitcast(base_a.data, v32.as_pointer()), align=4)
+            adr = builder.select(neg, builder.sub(b, q32), builder.add(b, q32))
+            thr = ir.Constant(v32, ir.Undefined)
+            for lane in range(LANES):
+                a = builder.extract_element(adr, ir.Constant(_I32, lane))
+                t = builder.load(builder.gep(flat_a.data, [builder.sext(a, _I64)]))
+                thr = builder.insert_element(thr, t, ir.Constant(_I32, lane))
+            fire = builder.icmp_signed("<", u, thr)
+            v8 = _vec(_I8)
+            new = builder.select(fire, _const(v8, 1), _const(v8, -1))
+            sp = _row_ptr(builder, s_a, i, _I8)
+            old = builder.load(sp, align=1)
+            builder.store(new, sp, align=1)
+            v64 = _vec(_I64)
+            d = builder.sext(builder.sub(old, new), v64)
+            dep = builder.bitcast(de_a.data, v64.as_pointer())
+            builder.store(builder.add(builder.load(dep, align=8), builder.mul(d, _resize(builder, field, v64))), dep, align=8)
+            nfp = builder.bitcast(nfl_a.data, v32.as_pointer())
+            flipped = builder.zext(builder.icmp_signed("!=", old, new), v32)
+            builder.store(builder.add(builder.load(nfp, align=4), flipped), nfp, align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    # -- the kernels --
 
     @_inline
     def _step(x):

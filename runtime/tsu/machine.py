@@ -235,7 +235,7 @@ class PBitMachine:
         return out
 
 
-LANES_MIN = 8  # sparse problems with this many replicas or more run side by side in lanes
+LANES_MIN = 5  # sparse problems with this many replicas or more run side by side in lanes (measured crossover on G1)
 
 
 class MachineRun:

@@ -63,10 +63,11 @@ CASES = [
     (7, 9, 0.8, "dense", 7000),
     (8, 11, 0.6, "sparse", 2**20),  # fields past 2^16: shifted table addresses
     (9, 14, 1.0, "dense", 2**30 - 1),  # 31-bit couplings: int64 fields
+    (10, 13, 0.5, "sparse", 2**30 - 1),  # int64 fields in the sparse rows and the lanes kernels
 ]
 
 
-@pytest.mark.parametrize("replicas", [5, 11])  # sparse: replica rows below LANES_MIN, lanes (padded to 16) above
+@pytest.mark.parametrize("replicas", [4, 11])  # sparse: replica rows below LANES_MIN, lanes (padded to 16) above
 @pytest.mark.parametrize("seed, n, density, engine, jmax", CASES)
 def test_anneal_matches_reference(seed, n, density, engine, jmax, replicas):
     prog = random_program(seed, n, density, jmax=jmax, scale=0.02 * 127 / jmax)
@@ -153,6 +154,29 @@ def test_replicas_are_independent_of_batch_size():
     m = PBitMachine(prog)
     betas = beta_schedule("geometric", 0.1, 2.0, 8)
     np.testing.assert_array_equal(m.run(2, betas, seed=3).states, m.run(5, betas, seed=3).states[:2])
+
+
+@pytest.mark.parametrize("engine, replicas", [("sparse", 3), ("sparse", 40), ("dense", 3)])
+def test_results_do_not_depend_on_the_thread_count(engine, replicas):
+    """Each thread owns whole replicas (rows) or whole blocks of lanes: one thread or two
+    give the same bits (40 replicas: three lanes blocks, split 2 + 1 over two threads)."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has a single thread here")
+    prog = random_program(23, 24, 0.3 if engine == "sparse" else 1.0)
+    m = PBitMachine(prog, engine=engine)
+    betas = beta_schedule("geometric", 0.1, 3.0, 6)
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = m.run(replicas, betas, seed=8)
+        numba.set_num_threads(2)
+        two = m.run(replicas, betas, seed=8)
+    finally:
+        numba.set_num_threads(old)
+    assert_same(one, two)
+    assert_same(two, reference_run(prog, replicas, betas, seed=8))
 
 
 def test_colouring_must_be_proper():
