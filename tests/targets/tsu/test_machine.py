@@ -108,6 +108,19 @@ def test_wide_field_addresses_round_half_away_from_zero(engine):
     np.testing.assert_allclose(frac, want, atol=0.035)
 
 
+@pytest.mark.parametrize("engine, replicas", [("sparse", 4), ("sparse", 40), ("dense", 4)])
+def test_fields_at_the_bound_read_the_last_table_entry(engine, replicas):
+    """Fields equal to +-bound at a beta that leaves the table unsaturated: the clamp at W
+    must keep the last entry (W - 1 would read a different threshold)."""
+    hq = [37, -37, 20, -5, 36]
+    prog = MachineProgram(5, [], [], [], hq, [0] * 5)
+    m = PBitMachine(prog, engine=engine)
+    betas = np.full(30, 0.02)
+    tix, tables, W = m.layout.step_tables(betas[:, None])
+    assert W == 37 and tables[0, 0] != tables[0, 1] and tables[0, -1] != tables[0, -2]
+    assert_same(m.run(replicas, betas, seed=6), reference_run(prog, replicas, betas, seed=6))
+
+
 @pytest.mark.parametrize("engine", ["sparse", "dense"])
 def test_tempering_matches_reference(engine):
     prog = random_program(11, 10, 0.5)
