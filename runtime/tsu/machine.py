@@ -177,7 +177,6 @@ class PBitMachine:
             self._coupling_args = (self.cstart, self.indptr, self.indices, self.J2)
             idtype = self.indices.dtype
         self._J2f = None  # float copy of the dense J2 for the initial fields (built on first use)
-        self._kernel = kernels.sweeps_dense if engine == "dense" else kernels.sweeps_sparse
         self.warmup_s = kernels.warm_up(engine, self.fdtype, self.jdtype, idtype)  # JIT compile or cache load
         self._idtype = idtype
         self._lanes_ready = False
@@ -316,11 +315,11 @@ class MachineRun:
                 c = min(c, self.swap_interval - self.t % self.swap_interval)
             tix, tables, W = m.layout.step_tables(B[a:a + c])
             if self.lanes:
-                kernels.sweeps_lanes(self.S, self.X, self.E, self.bestS, self.bestE, self.flips, self.level4, tix, tables,
-                                     np.int32(W), np.int32(m.layout.shift), *m.lanes_args())
+                kernels.clock_lanes(self.S, self.X, self.E, self.bestS, self.bestE, self.flips, self.level4, tix, tables,
+                                    np.int32(W), np.int32(m.layout.shift), *m.lanes_args())
             else:
-                m._kernel(self.S, self.X, self.F, self.E, self.bestS, self.bestE, self.flips, self.level, tix, tables,
-                          int(W), int(m.layout.shift), *m._coupling_args)
+                kernels.clock_rows(m.engine == "dense", self.S, self.X, self.F, self.E, self.bestS, self.bestE, self.flips,
+                                   self.level, tix, tables, int(W), int(m.layout.shift), *m._coupling_args)
             self.t += c
             if K > 1 and self.t % self.swap_interval == 0:
                 _swap(self.level, self.E_view, B[a + c - 1], self.groups, K, self.t // self.swap_interval - 1, self.swap_rng)
