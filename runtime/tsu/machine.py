@@ -19,8 +19,10 @@ Model (the design page's machine; `reference.py` is the same machine one p-bit a
 - Counters: sweeps, clocks (sweeps x colours), spin_updates (p-bit updates summed over
   replicas) and flips (updates that changed a spin).
 
-Engine: the compiled sweep kernels of `kernels.py` (numba), one thread per replica, fields
-kept incrementally from CSR rows (sparse problems) or a dense matrix (dense ones) of 2 Jq.
+Engine: the compiled sweep kernels of `kernels.py` (numba): replica rows with fields kept
+incrementally from CSR rows (sparse problems) or a dense matrix (dense ones) of 2 Jq, one
+thread per replica; or, for sparse problems with LANES_MIN replicas or more, blocks of
+kernels.LANES replicas side by side with fields summed over the lanes, one thread per block.
 `PBitMachine.start(...)` powers replicas on and returns a `MachineRun` that `advance`s through
 blocks of sweeps (the annealer uses it to fit a schedule to a time limit); `run(...)` does
 both in one call.
