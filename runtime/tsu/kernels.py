@@ -205,6 +205,65 @@ if _nb is not None:
 
         return sig, codegen
 
+    @intrinsic
+    def pbit_chunk(typingctx, x, s, f, i, tab, half, shift, W, out):
+        """Clock the LANES consecutive p-bits i .. i+LANES-1 of one replica (of one colour, so
+        independent): step x, address `tab` (one table row) at W + sign(I) min(W, (|I| + half)
+        >> shift) for I = f, set s = +1 where (x >> 8) < threshold else -1. out[0] += the
+        energy change sum (s_old - s_new) I; out[1] = bit mask of the p-bits that flipped."""
+        if any(a.layout != "C" for a in (x, s, f, tab)):
+            return None  # contiguous rows only: the vector loads assume unit stride
+        sig = types.void(x, s, f, i, tab, half, shift, W, out)
+
+        def codegen(context, builder, signature, args):
+            x_t, s_t, f_t, _, tab_t, _, _, _, out_t = signature.args
+            x_a = context.make_array(x_t)(context, builder, args[0])
+            s_a = context.make_array(s_t)(context, builder, args[1])
+            f_a = context.make_array(f_t)(context, builder, args[2])
+            tab_a = context.make_array(tab_t)(context, builder, args[4])
+            out_a = context.make_array(out_t)(context, builder, args[8])
+            i = _resize(builder, args[3], _I64)
+            v32 = _vec(_I32)
+            xp = builder.bitcast(builder.gep(x_a.data, [i]), v32.as_pointer())
+            v = builder.load(xp, align=4)
+            v = builder.xor(v, builder.shl(v, _const(v32, 13)))
+            v = builder.xor(v, builder.lshr(v, _const(v32, 17)))
+            v = builder.xor(v, builder.shl(v, _const(v32, 5)))
+            builder.store(v, xp, align=4)
+            u = builder.lshr(v, _const(v32, 8))
+            et = _lltype(context, f_t.dtype)
+            wt = _vec(et if et.width > 32 else _I32)
+            field = builder.load(builder.bitcast(builder.gep(f_a.data, [i]), _vec(et).as_pointer()), align=1)
+            field = _resize(builder, field, wt)
+            zero = _const(wt, 0)
+            neg = builder.icmp_signed("<", field, zero)
+            mag = builder.select(neg, builder.sub(zero, field), field)
+            q = builder.ashr(builder.add(mag, _splat(builder, _resize(builder, args[5], wt.element), wt)),
+                             _splat(builder, _resize(builder, args[6], wt.element), wt))
+            Wv = _splat(builder, _resize(builder, args[7], wt.element), wt)
+            q = builder.select(builder.icmp_signed("<", q, Wv), q, Wv)
+            adr = _resize(builder, builder.select(neg, builder.sub(Wv, q), builder.add(Wv, q)), _vec(_I64))
+            thr = ir.Constant(v32, ir.Undefined)
+            for lane in range(LANES):
+                a = builder.extract_element(adr, ir.Constant(_I32, lane))
+                thr = builder.insert_element(thr, builder.load(builder.gep(tab_a.data, [a])), ir.Constant(_I32, lane))
+            v8 = _vec(_I8)
+            new = builder.select(builder.icmp_signed("<", u, thr), _const(v8, 1), _const(v8, -1))
+            sp = builder.bitcast(builder.gep(s_a.data, [i]), v8.as_pointer())
+            old = builder.load(sp, align=1)
+            builder.store(new, sp, align=1)
+            v64 = _vec(_I64)
+            de = builder.mul(builder.sext(builder.sub(old, new), v64), _resize(builder, field, v64))
+            total = builder.extract_element(de, ir.Constant(_I32, 0))
+            for lane in range(1, LANES):
+                total = builder.add(total, builder.extract_element(de, ir.Constant(_I32, lane)))
+            mask = builder.zext(builder.bitcast(builder.icmp_signed("!=", old, new), ir.IntType(LANES)), _I64)
+            builder.store(builder.add(builder.load(out_a.data), total), out_a.data)
+            builder.store(mask, builder.gep(out_a.data, [ir.Constant(_I64, 1)]))
+            return context.get_dummy_value()
+
+        return sig, codegen
+
     # -- the kernels --
 
     @_inline
@@ -230,11 +289,21 @@ if _nb is not None:
         half = (1 << shift) >> 1
         nf = 0
         flipped = np.empty(n, dtype=np.uint32)
+        out = np.zeros(2, dtype=np.int64)  # pbit_chunk's energy change (added to) and flip mask
         for t in range(tix.shape[0]):
             tab = tables[tix[t, lv]]
             for c in range(ncol):
                 m = 0
-                for i0 in range(cstart[c], cstart[c + 1]):
+                c0 = cstart[c]
+                c1 = cstart[c + 1]
+                while c0 + LANES <= c1:  # whole vectors of LANES p-bits
+                    pbit_chunk(x, s, f, c0, tab, half, shift, W, out)
+                    mask = out[1]
+                    for b in range(LANES):
+                        flipped[m] = c0 + b
+                        m += (mask >> b) & 1
+                    c0 += LANES
+                for i0 in range(c0, c1):  # the rest one at a time
                     i = _nb.uint64(i0)
                     xi = _step(_nb.int64(x[i]))
                     x[i] = xi
@@ -252,6 +321,8 @@ if _nb is not None:
                         q = _nb.uint64(q0)
                         f[_nb.uint64(indices[q])] += sg * J2[q]
                 nf += m
+            e += out[0]
+            out[0] = 0
             if e < be:
                 be = e
                 bs[:] = s

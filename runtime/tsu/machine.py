@@ -297,7 +297,7 @@ class MachineRun:
             self.S, self.X, self.E, self.level = S, X, E, level
             self.level4 = level
             self.E_view = self.E
-            self.F = F.astype(m.fdtype)
+            self.F = np.ascontiguousarray(F, dtype=m.fdtype)  # rows: the kernels read a replica's fields as one vector
             self.flips = np.zeros(R, dtype=np.int64)
         self.bestS = self.S.copy()
         self.bestE = self.E.copy()

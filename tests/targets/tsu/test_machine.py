@@ -76,6 +76,18 @@ def test_anneal_matches_reference(seed, n, density, engine, jmax, replicas):
     assert_same(fast.run(replicas, betas, seed=seed), reference_run(prog, replicas, betas, seed=seed))
 
 
+@pytest.mark.parametrize("jmax", [127, 7000, 2**30 - 1])  # int16, int32 and int64 fields
+def test_rows_vector_chunks_match_reference(jmax):
+    """Colours of 16 p-bits and more: the rows kernel clocks them 16 at a time (vector
+    chunks), the rest one at a time."""
+    prog = random_program(24, 90, 0.03, jmax=jmax, scale=0.02 * 127 / jmax)
+    m = PBitMachine(prog, engine="sparse")
+    sizes = np.diff(m.cstart)
+    assert sizes.max() >= 32 and np.any(sizes % 16 != 0), sizes
+    betas = beta_schedule("geometric", 0.05, 4.0, 8)
+    assert_same(m.run(3, betas, seed=5), reference_run(prog, 3, betas, seed=5))
+
+
 def test_lanes_blocks_match_reference():
     """More replicas than one lanes block holds: several blocks, the last one padded."""
     prog = random_program(22, 12, 0.3)
