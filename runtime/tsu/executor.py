@@ -106,10 +106,10 @@ class IsingSegment(SegmentExecutor):
         start = time.perf_counter()
         out = anneal(machine, p, start)
         samples = self.logical(out.samples)
-        energies = self.problem.energy(samples)
         # best found: every read's final/kept state and every replica's best, scored on the original problem
         candidates = np.concatenate([samples, self.logical(out.best_states)])
         cand_e = self.problem.energy(candidates)
+        energies = cand_e[: len(samples)].copy()
         k = int(np.argmin(cand_e))
         best, best_e = candidates[k], float(cand_e[k])
         result = {"samples": samples.astype(np.int8), "energies": energies, "best_sample": best.astype(np.int8),

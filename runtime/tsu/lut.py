@@ -85,11 +85,11 @@ class TableLayout:
 
     def radius_for(self, betas_eff: np.ndarray) -> int:
         """Addresses needed for these betas: past it every entry is saturated (clamping is exact)."""
-        r = 0
-        for b in np.unique(np.asarray(betas_eff, dtype=np.float64)):
-            core = core_radius(float(b), self.bound)
-            r = max(r, min(self.radius, -(-core >> self.shift)))  # ceil(core / 2^shift)
-        return r
+        b = np.unique(np.asarray(betas_eff, dtype=np.float64))
+        if b.size == 0:
+            return 0
+        core = core_radius(float(b[0]), self.bound)  # the smallest beta needs the widest table
+        return min(self.radius, -(-core >> self.shift))  # ceil(core / 2^shift)
 
     def step_tables(self, betas_eff: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Tables for a block of steps: betas_eff (steps, K) -> (index (steps, K) into rows,

@@ -19,8 +19,10 @@ Model (the design page's machine; `reference.py` is the same machine one p-bit a
 - Counters: sweeps, clocks (sweeps x colours), spin_updates (p-bit updates summed over
   replicas) and flips (updates that changed a spin).
 
-Engine: the compiled sweep kernels of `kernels.py` (numba), one thread per replica, fields
-kept incrementally from CSR rows (sparse problems) or a dense matrix (dense ones) of 2 Jq.
+Engine: the compiled sweep kernels of `kernels.py` (numba): replica rows with fields kept
+incrementally from CSR rows (sparse problems) or a dense matrix (dense ones) of 2 Jq, one
+thread per replica; or, for sparse problems with LANES_MIN replicas or more, blocks of
+kernels.LANES replicas side by side with fields summed over the lanes, one thread per block.
 `PBitMachine.start(...)` powers replicas on and returns a `MachineRun` that `advance`s through
 blocks of sweeps (the annealer uses it to fit a schedule to a time limit); `run(...)` does
 both in one call.
@@ -148,6 +150,8 @@ class PBitMachine:
         order = np.argsort(program.colours, kind="stable")
         self.order = order  # position p holds p-bit order[p]
         self.num_colours = program.num_colours
+        counts = np.unique(program.colours, return_counts=True)[1] if n else np.zeros(0, dtype=np.int64)
+        self.cstart = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)  # colour c: positions cstart[c]..cstart[c+1]-1
         inv = np.empty(n, dtype=np.int64)
         inv[order] = np.arange(n)
         pr, pc = inv[program.rows], inv[program.cols]
@@ -170,12 +174,11 @@ class PBitMachine:
             rr, cc, vv = rr[key], cc[key], vv[key]
             self.indptr = np.zeros(n + 1, dtype=np.int64)
             np.cumsum(np.bincount(rr, minlength=n), out=self.indptr[1:])
-            self.indices = cc.astype(np.int32 if n < 2**31 else np.int64)
+            self.indices = cc.astype(np.uint32 if n < 2**32 else np.uint64)  # unsigned: no wraparound checks in the kernels
             self.J2 = vv.astype(self.jdtype)
-            self._coupling_args = (self.indptr, self.indices, self.J2)
+            self._coupling_args = (self.cstart, self.indptr, self.indices, self.J2)
             idtype = self.indices.dtype
         self._J2f = None  # float copy of the dense J2 for the initial fields (built on first use)
-        self._kernel = kernels.sweeps_dense if engine == "dense" else kernels.sweeps_sparse
         self.warmup_s = kernels.warm_up(engine, self.fdtype, self.jdtype, idtype)  # JIT compile or cache load
         self._idtype = idtype
         self._lanes_ready = False
@@ -233,8 +236,7 @@ class PBitMachine:
         return out
 
 
-LANES_MIN = 8  # sparse problems with this many replicas or more run side by side in lanes
-LANES_MAX = 64  # replicas per lanes block (one thread each)
+LANES_MIN = 5  # sparse problems with this many replicas or more run side by side in lanes (measured crossover on G1)
 
 
 class MachineRun:
@@ -242,7 +244,7 @@ class MachineRun:
 
     Two layouts of the same replicas: rows (R, n), one replica after the other (dense
     problems, and sparse ones with few replicas: fields kept incrementally), or lanes
-    (B, n, L): blocks of up to LANES_MAX replicas side by side (sparse problems with at
+    (B, n, L): blocks of kernels.LANES replicas side by side (sparse problems with at
     least LANES_MIN replicas: fields summed over all lanes at once). Lanes past R in the last
     block are copies of replica 0 and are never read back.
     """
@@ -276,9 +278,8 @@ class MachineRun:
         E = -(np.einsum("ij,ij->i", s, F) + s @ m.hq_perm) // 2  # 2E = -s.(I - hq) - 2 hq.s
         self.lanes = m.engine == "sparse" and R >= LANES_MIN
         if self.lanes:
-            B = -(-R // LANES_MAX)
-            L = -(-R // B)
-            L = -(-L // 8) * 8  # whole vectors
+            L = kernels.LANES
+            B = -(-R // L)
             pad = B * L - R
 
             def blocks(a: np.ndarray) -> np.ndarray:
@@ -296,7 +297,7 @@ class MachineRun:
             self.S, self.X, self.E, self.level = S, X, E, level
             self.level4 = level
             self.E_view = self.E
-            self.F = F.astype(m.fdtype)
+            self.F = np.ascontiguousarray(F, dtype=m.fdtype)  # rows: the kernels read a replica's fields as one vector
             self.flips = np.zeros(R, dtype=np.int64)
         self.bestS = self.S.copy()
         self.bestE = self.E.copy()
@@ -316,11 +317,11 @@ class MachineRun:
                 c = min(c, self.swap_interval - self.t % self.swap_interval)
             tix, tables, W = m.layout.step_tables(B[a:a + c])
             if self.lanes:
-                kernels.sweeps_lanes(self.S, self.X, self.E, self.bestS, self.bestE, self.flips, self.level4, tix, tables,
-                                     np.int32(W), np.int32(m.layout.shift), *m.lanes_args())
+                kernels.clock_lanes(self.S, self.X, self.E, self.bestS, self.bestE, self.flips, self.level4, tix, tables,
+                                    np.int32(W), np.int32(m.layout.shift), *m.lanes_args())
             else:
-                m._kernel(self.S, self.X, self.F, self.E, self.bestS, self.bestE, self.flips, self.level, tix, tables,
-                          int(W), int(m.layout.shift), *m._coupling_args)
+                kernels.clock_rows(m.engine == "dense", self.S, self.X, self.F, self.E, self.bestS, self.bestE, self.flips,
+                                   self.level, tix, tables, int(W), int(m.layout.shift), *m._coupling_args)
             self.t += c
             if K > 1 and self.t % self.swap_interval == 0:
                 _swap(self.level, self.E_view, B[a + c - 1], self.groups, K, self.t // self.swap_interval - 1, self.swap_rng)

@@ -172,11 +172,12 @@ class IsingProblem:
                 Jd.setflags(write=False)
                 object.__setattr__(self, "_dense_J", Jd)
         for a in range(0, s.shape[0], step):
-            chunk = s[a:a + step].astype(np.float64)
             if dense:
+                chunk = s[a:a + step].astype(np.float64)
                 out[a:a + step] = 0.5 * np.einsum("ri,ri->r", chunk @ Jd, chunk)
-            else:
-                out[a:a + step] = (chunk[:, self.rows] * chunk[:, self.cols]) @ self.J
+            else:  # spins as int8 columns: the (edges x replicas) gathers read whole rows
+                col = np.ascontiguousarray(s[a:a + step].T, dtype=np.int8)
+                out[a:a + step] = self.J @ (col[self.rows] * col[self.cols])
         return out.reshape(shape)
 
     def energy(self, spins) -> np.ndarray:

@@ -63,16 +63,29 @@ CASES = [
     (7, 9, 0.8, "dense", 7000),
     (8, 11, 0.6, "sparse", 2**20),  # fields past 2^16: shifted table addresses
     (9, 14, 1.0, "dense", 2**30 - 1),  # 31-bit couplings: int64 fields
+    (10, 13, 0.5, "sparse", 2**30 - 1),  # int64 fields in the sparse rows and the lanes kernels
 ]
 
 
-@pytest.mark.parametrize("replicas", [5, 11])  # sparse: replica rows below LANES_MIN, lanes (padded to 16) above
+@pytest.mark.parametrize("replicas", [4, 11])  # sparse: replica rows below LANES_MIN, lanes (padded to 16) above
 @pytest.mark.parametrize("seed, n, density, engine, jmax", CASES)
 def test_anneal_matches_reference(seed, n, density, engine, jmax, replicas):
     prog = random_program(seed, n, density, jmax=jmax, scale=0.02 * 127 / jmax)
     fast = PBitMachine(prog, engine=engine)
     betas = beta_schedule("geometric", 0.05, 4.0, 9)
     assert_same(fast.run(replicas, betas, seed=seed), reference_run(prog, replicas, betas, seed=seed))
+
+
+@pytest.mark.parametrize("jmax", [127, 7000, 2**30 - 1])  # int16, int32 and int64 fields
+def test_rows_vector_chunks_match_reference(jmax):
+    """Colours of 16 p-bits and more: the rows kernel clocks them 16 at a time (vector
+    chunks), the rest one at a time."""
+    prog = random_program(24, 90, 0.03, jmax=jmax, scale=0.02 * 127 / jmax)
+    m = PBitMachine(prog, engine="sparse")
+    sizes = np.diff(m.cstart)
+    assert sizes.max() >= 32 and np.any(sizes % 16 != 0), sizes
+    betas = beta_schedule("geometric", 0.05, 4.0, 8)
+    assert_same(m.run(3, betas, seed=5), reference_run(prog, 3, betas, seed=5))
 
 
 def test_lanes_blocks_match_reference():
@@ -105,6 +118,19 @@ def test_wide_field_addresses_round_half_away_from_zero(engine):
     frac = (res.states > 0).mean(axis=0)
     want = 1 / (1 + np.exp(-0.02 * np.array([-600, -64, 96, 112, -32])))  # -600: never fires
     np.testing.assert_allclose(frac, want, atol=0.035)
+
+
+@pytest.mark.parametrize("engine, replicas", [("sparse", 4), ("sparse", 40), ("dense", 4)])
+def test_fields_at_the_bound_read_the_last_table_entry(engine, replicas):
+    """Fields equal to +-bound at a beta that leaves the table unsaturated: the clamp at W
+    must keep the last entry (W - 1 would read a different threshold)."""
+    hq = [37, -37, 20, -5, 36]
+    prog = MachineProgram(5, [], [], [], hq, [0] * 5)
+    m = PBitMachine(prog, engine=engine)
+    betas = np.full(30, 0.02)
+    tix, tables, W = m.layout.step_tables(betas[:, None])
+    assert W == 37 and tables[0, 0] != tables[0, 1] and tables[0, -1] != tables[0, -2]
+    assert_same(m.run(replicas, betas, seed=6), reference_run(prog, replicas, betas, seed=6))
 
 
 @pytest.mark.parametrize("engine", ["sparse", "dense"])
@@ -153,6 +179,29 @@ def test_replicas_are_independent_of_batch_size():
     m = PBitMachine(prog)
     betas = beta_schedule("geometric", 0.1, 2.0, 8)
     np.testing.assert_array_equal(m.run(2, betas, seed=3).states, m.run(5, betas, seed=3).states[:2])
+
+
+@pytest.mark.parametrize("engine, replicas", [("sparse", 3), ("sparse", 40), ("dense", 3)])
+def test_results_do_not_depend_on_the_thread_count(engine, replicas):
+    """Each thread owns whole replicas (rows) or whole blocks of lanes: one thread or two
+    give the same bits (40 replicas: three lanes blocks, split 2 + 1 over two threads)."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has a single thread here")
+    prog = random_program(23, 24, 0.3 if engine == "sparse" else 1.0)
+    m = PBitMachine(prog, engine=engine)
+    betas = beta_schedule("geometric", 0.1, 3.0, 6)
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = m.run(replicas, betas, seed=8)
+        numba.set_num_threads(2)
+        two = m.run(replicas, betas, seed=8)
+    finally:
+        numba.set_num_threads(old)
+    assert_same(one, two)
+    assert_same(two, reference_run(prog, replicas, betas, seed=8))
 
 
 def test_colouring_must_be_proper():
