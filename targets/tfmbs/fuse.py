@@ -349,7 +349,7 @@ def _wrapped_products(g: _Graph, pre: str, q: str, plan: LayerPlan, cfg: FabricC
     total = None
     for j in range(plan.act_trits):
         t = g.node("Sub", [g.node("Mod", [g.node("Add", [rest, one], f"{pre}.r{j}+1"), three], f"{pre}.m{j}", fmod=0), one],
-                   f"{pre}.t{j}")
+                   f"{pre}.trit{j}")
         if j + 1 < plan.act_trits:
             rest = g.node("Div", [g.node("Sub", [rest, t], f"{pre}.d{j}"), three], f"{pre}.r{j + 1}")  # exact
         acc = product(g.node("Cast", [t], f"{pre}.t{j}i8", to=TensorProto.INT8), f"{pre}.acc{j}")
