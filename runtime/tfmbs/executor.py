@@ -32,7 +32,7 @@ import numpy as np
 
 from tsuc.errors import ArtifactError, TsucError
 from tsuc.runtime.executors import SegmentExecutor
-from tsuc.runtime.tfmbs import actquant, fastpath, fastrun, profile, replay
+from tsuc.runtime.tfmbs import actquant, fastpath, fastrun, kernels, profile, replay
 from tsuc.runtime.tfmbs.fabric import Fabric
 from tsuc.runtime.tfmbs.fused import FusedParts
 from tsuc.runtime.tfmbs.host_ops import epilogue
@@ -58,6 +58,7 @@ class TfmbsSegment(SegmentExecutor):
             seg = load_segment(spec, artifact, where)
             self.config, self.encoding, self.outputs, self.layers = seg.machine, seg.encoding, seg.outputs, seg.layers
             self.n_inputs = seg.n_inputs
+            self._prepare()
         self._devices = self.devices
         self._device_key = ("tfmbs", tuple(sorted(self.config.to_dict().items())))
         self._blas = fastrun.BlasThreads()
@@ -67,6 +68,18 @@ class TfmbsSegment(SegmentExecutor):
         self._last_mode = "fast"
         self._profile_cache: dict[str, Any] | None = None
         self._replayed_preload: Counters | None = None
+
+    def _prepare(self) -> None:
+        """Load-time set-up of the default fast path, so the first run costs what a later one
+        does: numba's kernels compiled (or read from its cache), and every 8-bit layer's
+        weights unpacked from PT-5 into its onnxruntime session, run once on one zero column
+        (onnxruntime sizes its buffers and packs on a first run). Nothing is computed that a
+        run would reuse as a result."""
+        kernels.warm_up()
+        threads = fastpath.cpu_threads()
+        for layer in self.layers:
+            if layer.int8_ok() and not layer.plan.may_overflow(self.config):
+                layer.int_products(threads)(np.zeros((layer.plan.k, 1), np.int8))
 
     @staticmethod
     def _fused_machine(spec: dict[str, Any], where: str) -> FabricConfig:

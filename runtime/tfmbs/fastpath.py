@@ -39,7 +39,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from tsuc.errors import TsucError
-from tsuc.runtime.tfmbs import actquant, host_ops
+from tsuc.runtime.tfmbs import actquant, host_ops, kernels
 
 CHUNK = 1 << 17  # elements per chunk: its float64 scratch (1 MiB) stays in L2
 PARALLEL_TASKS = 4  # fewer tasks than this run on the calling thread: waking a worker costs ~25 us
@@ -124,6 +124,10 @@ def levels_i8(x: np.ndarray, act_trits: int, threads: int) -> tuple[np.ndarray, 
         run_tasks([extremes(i, a, b) for i, (a, b) in enumerate(spans)], threads)
         s = actquant.scale_from_extremes(np.max(hi), np.min(lo), act_trits)  # NaN propagates
     s64 = np.float64(s)
+    if act_trits > 1 and kernels.AVAILABLE:
+        with kernels.threads(threads):
+            kernels.levels(flat, s64, out)
+        return out.reshape(x.shape), s
 
     def task(a: int, b: int) -> Callable[[], None]:
         def run() -> None:
@@ -229,15 +233,18 @@ def int8_exact(k: int) -> bool:
 PRODUCTS_WEIGHT = "w"  # the weight initializer of a layer's stored products graph, bound at load
 
 
-def product_weights(trits: np.ndarray) -> np.ndarray:
-    """trits [P, N, K] as the products graph's uint8 A [P*N, K] (trits + 1, zero point 1)."""
+def product_weights(trits: np.ndarray, conv_shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """trits [P, N, K] as the products graph's uint8 weights (trits + 1, zero point 1):
+    [P*N, K], or [P*N, C, KH, KW] for a convolution."""
     P, N, K = trits.shape
-    return (trits.reshape(P * N, K) + np.int8(1)).view(np.uint8)
+    w = (trits.reshape(P * N, K) + np.int8(1)).view(np.uint8)
+    return w.reshape(P * N, *conv_shape) if conv_shape is not None else w
 
 
 class IntProducts:
     """One layer's exact integer products on onnxruntime, every weight plane at once:
-    Q [P*N, M] = W [P*N, K] @ X [K, M], channel-major like the fabric's output lanes.
+    Q [P*N, M] = W [P*N, K] @ X [K, M], channel-major like the fabric's output lanes (for a
+    convolution the stored graph is a ConvInteger: X [B, C, H, W] levels -> Q [B, P*N, OH, OW]).
 
     The graph is the compiler's (`tsuc.targets.tfmbs.emit`, stored per layer in the artifact):
     `MatMulInteger` with A = the weight trits + 1 as uint8 (zero point 1) and B = the int8
@@ -249,18 +256,19 @@ class IntProducts:
     so one session serves every batch); returns int32 [P*N, M].
     """
 
-    def __init__(self, model: bytes, trits: np.ndarray, threads: int) -> None:
+    def __init__(self, model: bytes, weights: np.ndarray, threads: int) -> None:
         import onnxruntime as ort
 
-        if not int8_exact(trits.shape[2]):
-            raise TsucError(f"a reduction of K={trits.shape[2]} could overflow onnxruntime's int32 integer products")
+        k = int(np.prod(weights.shape[1:])) if weights.ndim == 4 else weights.shape[1]
+        if not int8_exact(k):
+            raise TsucError(f"a reduction of K={k} could overflow onnxruntime's int32 integer products")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
-        self._w = ort.OrtValue.ortvalue_from_numpy(product_weights(trits))
+        self._w = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(weights))
         opts.add_external_initializers([PRODUCTS_WEIGHT], [self._w])
         self._session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 

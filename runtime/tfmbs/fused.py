@@ -36,11 +36,9 @@ def weight_name(part: int, layer: int) -> str:
 def weight_tensor(layer: Layer) -> np.ndarray:
     """The layer's trits + 1 as uint8 in the graph's layout: [P*N, C, KH, KW] for a
     convolution, [K, P*N] for rows (zero point 1 gives back the trits)."""
-    P, N, K = layer.trits.shape
-    w = (layer.trits.reshape(P * N, K) + np.int8(1)).view(np.uint8)
     if layer.conv is not None:
-        return w.reshape(P * N, layer.in_shape[1], *layer.conv["kernel_shape"])
-    return np.ascontiguousarray(w.T)
+        return fastpath.product_weights(layer.trits, (layer.in_shape[1], *layer.conv["kernel_shape"]))
+    return np.ascontiguousarray(fastpath.product_weights(layer.trits).T)
 
 
 class FusedParts:

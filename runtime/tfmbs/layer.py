@@ -47,6 +47,8 @@ class Layer:
 
     def __post_init__(self) -> None:
         self.zero_sign = fastpath.has_negative_zero(self.bias)  # see fastpath.finish
+        self.scales64 = self.scales.astype(np.float64)  # what the epilogue kernels multiply by
+        self.bias64 = self.bias.astype(np.float64)
 
     @property
     def trits(self) -> np.ndarray:
@@ -66,7 +68,7 @@ class Layer:
         threads, opened on first use."""
         if threads not in self._int:
             assert self.products is not None
-            self._int[threads] = fastpath.IntProducts(self.products, self.trits, threads)
+            self._int[threads] = fastpath.IntProducts(self.products, fastpath.product_weights(self.trits), threads)
         return self._int[threads]
 
     def rows_of(self, shape: tuple[int, ...]) -> int:

@@ -27,6 +27,7 @@ SKIP_KEYS = {"wall_ms", "start_ms", "host_ms", "mode", "closed_form_agrees", "na
 
 
 def _compile(model, tmp_path, tag, **options):
+    options.setdefault("fuse", True)
     return tsuc.compile(model, target="tfmbs", output=str(tmp_path / f"{tag}.tsuc"), options=options)
 
 
@@ -136,7 +137,7 @@ def test_replay_and_blas_and_threads_on_a_fused_segment(tmp_path):
                              helper.make_node("Gemm", ["r", "w2"], ["y"], transB=1)],
                             {"w": w, "b": b, "w2": rand((5, 12), 33)}, [3, 30], [3, 5])
     path = str(tmp_path / "z.tsuc")
-    exe = tsuc.compile(model, target="tfmbs", output=path)
+    exe = tsuc.compile(model, target="tfmbs", output=path, options={"fuse": True})
     assert _kinds(exe) == ["tfmbs"]
     x = rand((3, 30), 35)
     y = exe.run({"x": x})["y"]
@@ -194,8 +195,9 @@ def test_runs_that_cannot_be_fused_stay_per_layer(tmp_path):
     w = rand((6, 10), 71)
     model = one_graph_model([helper.make_node("Gemm", ["x", "w"], ["h"], transB=1), helper.make_node("Relu", ["h"], ["y"])],
                             {"w": w}, [2, 10], [2, 6])
-    for options in ({"act_trits": 1}, {"act_trits": 7}, {"fuse": False}):
-        exe = _compile(model, tmp_path, "nf", **options)
+    cases = ({"act_trits": 1, "fuse": True}, {"act_trits": 7, "fuse": True}, {"fuse": False}, {})  # {}: the default
+    for options in cases:
+        exe = tsuc.compile(model, target="tfmbs", output=str(tmp_path / "nf.tsuc"), options=options)
         assert _kinds(exe) == ["tfmbs", "onnx"], options
         x = rand((2, 10), 72)
         opts = {"act_trits": options.get("act_trits", 5)}
