@@ -240,3 +240,30 @@ def test_host_nodes_keep_their_own_names_apart(tmp_path):
              helper.make_node("Gemm", ["b2", "w3"], ["y"], transB=1)]
     model = one_graph_model(nodes, {"w1": w1, "w2": w2, "w3": w3}, [4, 8], [4, 3])
     _fused_and_plain(model, rand((4, 8), 94), tmp_path)
+
+
+def _tie_inputs():
+    """Inputs whose quotients x / s are exact half-integers: s = 3 (max|x| = 363 at
+    act_trits=5) with x = 3 (k + 1/2); and s = M / 121 with x = +-M / 2 (x / s = 60.5), where
+    M = 813.457 makes x * fl(1/s) miss 60.5 by an ulp (a quotient by reciprocal is not enough)."""
+    x = (3.0 * (np.arange(128) % 121 - 60 + 0.5)).astype(np.float32).reshape(2, 64)
+    x[0, 0] = 363.0
+    m = np.float32(813.457)
+    y = rand((2, 64), 102, scale=50.0)
+    y[0, 0], y[0, 1], y[1, 5] = m, m / np.float32(2), -m / np.float32(2)
+    return [x, y]
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+@pytest.mark.parametrize("case", [0, 1])
+def test_exact_ties_round_half_to_even(fuse, case, tmp_path):
+    w = rand((7, 64), 101)
+    model = one_graph_model([helper.make_node("Gemm", ["x", "w"], ["y"], transB=1)], {"w": w}, [2, 64], [2, 7])
+    x = _tie_inputs()[case]
+    q, s = ref.quantize_activations(x, 5)
+    quotient = x.astype(np.float64) / s
+    assert np.count_nonzero(quotient - np.floor(quotient) == 0.5) >= 2
+    exe = tsuc.compile(model, target="tfmbs", output=str(tmp_path / "tie.tsuc"), options={"fuse": fuse})
+    np.testing.assert_array_equal(exe.run({"x": x})["y"], ref.linear(x, w, None))
+    exe.profile()
+    np.testing.assert_array_equal(exe.executors[0]._records()[0].levels, q)
