@@ -22,17 +22,21 @@ the first run does not pay for it.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+from types import SimpleNamespace
+
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba is an optional extra
-    numba = None
-
-AVAILABLE = numba is not None
+AVAILABLE = importlib.util.find_spec("numba") is not None  # imported on first use: compiles need not pay for it
 TIE_BAND = 1e-9  # |frac(x * r)| this close to 0.5: decide by the true division
 
-if AVAILABLE:
+
+@functools.cache
+def _k() -> SimpleNamespace:
+    """The compiled kernels (numba imported here, on first use)."""
+    import numba
+
     _jit = numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
     _BLOCK = 1 << 15
 
@@ -98,16 +102,18 @@ if AVAILABLE:
                     v = v * alpha
                 out[m, n] = np.float32(v + bias[n])
 
+    return SimpleNamespace(numba=numba, levels=_levels, epilogue_cf=_epilogue_cf, epilogue_rows=_epilogue_rows)
+
 
 def levels(flat: np.ndarray, s: float, out: np.ndarray) -> None:
-    _levels(flat, np.float64(s), out)
+    _k().levels(flat, np.float64(s), out)
 
 
 def epilogue(q: np.ndarray, ws: np.ndarray, s: float, alpha: float, bias: np.ndarray, zero_sign: bool, out: np.ndarray,
              channels_first: bool) -> None:
     """out = the float32 epilogue of q ([B, P*N, R] channel-major, or [M, P*N]); ws [P, N]
     and bias [N] as float64."""
-    fn = _epilogue_cf if channels_first else _epilogue_rows
+    fn = _k().epilogue_cf if channels_first else _k().epilogue_rows
     fn(q, ws, np.float64(s), np.float64(alpha), alpha != 1.0, bias, zero_sign, out)
 
 
@@ -115,16 +121,17 @@ class threads:
     """`with threads(n):` numba's kernels use at most n threads inside."""
 
     def __init__(self, n: int) -> None:
-        self.n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)) if AVAILABLE else 1
+        self.numba = _k().numba
+        self.n = max(1, min(int(n), self.numba.config.NUMBA_NUM_THREADS))
 
     def __enter__(self) -> None:
-        self.before = numba.get_num_threads()
+        self.before = self.numba.get_num_threads()
         if self.n != self.before:
-            numba.set_num_threads(self.n)
+            self.numba.set_num_threads(self.n)
 
     def __exit__(self, *exc: object) -> None:
         if self.n != self.before:
-            numba.set_num_threads(self.before)
+            self.numba.set_num_threads(self.before)
 
 
 def warm_up() -> None:

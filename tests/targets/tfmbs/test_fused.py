@@ -267,3 +267,22 @@ def test_exact_ties_round_half_to_even(fuse, case, tmp_path):
     np.testing.assert_array_equal(exe.run({"x": x})["y"], ref.linear(x, w, None))
     exe.profile()
     np.testing.assert_array_equal(exe.executors[0]._records()[0].levels, q)
+
+
+@pytest.mark.parametrize("case", [0, 1])
+def test_the_numpy_fallback_gives_the_same_bits(case, tmp_path, monkeypatch):
+    """Without numba the per-layer path takes numpy's passes: same outputs and levels."""
+    from tsuc.runtime.tfmbs import kernels
+
+    w = rand((9, 64), 111)
+    b = rand((9,), 112)
+    model = one_graph_model([helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1)], {"w": w, "b": b}, [2, 64], [2, 9])
+    x = _tie_inputs()[case]
+    path = str(tmp_path / "np.tsuc")
+    tsuc.compile(model, target="tfmbs", output=path, options={"w_planes": 2})
+    with_numba = tsuc.load(path).run({"x": x})["y"]
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    exe = tsuc.load(path)
+    y = exe.run({"x": x})["y"]
+    np.testing.assert_array_equal(y, with_numba)
+    np.testing.assert_array_equal(y, ref.linear(x, w, b, w_planes=2))
