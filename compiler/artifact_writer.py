@@ -45,6 +45,10 @@ class ArtifactBuilder:
     def __contains__(self, name: str) -> bool:
         return name in self._members
 
+    def member_bytes(self, name: str) -> bytes:
+        """The bytes of a member added before (a target's post-emission step reads them back)."""
+        return bytes(self._members[name])
+
     def add_bytes(self, name: str, data: bytes, kind: str = "bytes") -> str:
         check_member_name(name)
         if name == MANIFEST or name in self._members:

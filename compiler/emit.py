@@ -144,6 +144,8 @@ def emit_module(module: ModuleOp, targets: Sequence[Target], builder: ArtifactBu
     for v, n in zip(returned, output_names):
         if not isinstance(v.owner, SegmentOp) and v not in block.args:  # type: ignore[union-attr]
             raise TsucError(f"graph output {n!r} is not produced by any segment")
+    for target in targets:  # e.g. tfmbs fuses runs of fabric and host segments into one graph
+        segments = target.finish_segments(segments, builder, list(output_names))
     return {
         "inputs": [signature(n, a.type) for n, a in zip(input_names, block.args)],
         "outputs": [signature(n, v.type) for n, v in zip(output_names, returned)],

@@ -97,6 +97,12 @@ class Target:
 
         raise TsucError(f"target {self.name} cannot emit segment {segment.sym_name.data}")
 
+    def finish_segments(self, segments: list[dict[str, Any]], builder: Any, graph_outputs: list[str]) -> list[dict[str, Any]]:
+        """After every segment is emitted: the manifest's segment list, possibly rewritten
+        (e.g. runs of segments merged into one); `builder` holds the members written so far
+        (`member_bytes`), `graph_outputs` the names the artifact returns."""
+        return segments
+
     def import_object(self, obj: Any) -> Any:
         """A module for an in-memory problem object this target understands (or None)."""
         return None

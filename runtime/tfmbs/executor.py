@@ -30,12 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from tsuc.errors import TsucError
+from tsuc.errors import ArtifactError, TsucError
 from tsuc.runtime.executors import SegmentExecutor
-from tsuc.runtime.tfmbs import actquant, fastpath, fastrun, profile, replay
+from tsuc.runtime.tfmbs import actquant, fastpath, fastrun, kernels, profile, replay
 from tsuc.runtime.tfmbs.fabric import Fabric
+from tsuc.runtime.tfmbs.fused import FusedParts
 from tsuc.runtime.tfmbs.host_ops import epilogue
 from tsuc.runtime.tfmbs.layer import CONFIG_VERSION, load_segment  # noqa: F401  (CONFIG_VERSION: the format read)
+from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.runtime.tfmbs.options import TfmbsParams
 from tsuc.runtime.tfmbs.schedule import Counters
 
@@ -46,9 +48,17 @@ class TfmbsSegment(SegmentExecutor):
 
     def __init__(self, spec: dict[str, Any], artifact: Any, devices: dict[Any, Any] | None = None) -> None:
         super().__init__(spec, artifact, devices)
-        seg = load_segment(spec, artifact, f"{artifact.path}: tfmbs segment {self.name!r}")
-        self.config, self.encoding, self.outputs, self.layers = seg.machine, seg.encoding, seg.outputs, seg.layers
-        self.n_inputs = seg.n_inputs
+        where = f"{artifact.path}: tfmbs segment {self.name!r}"
+        self._fused: FusedParts | None = None
+        if "fused" in spec.get("config", {}):
+            self._fused = FusedParts(spec, artifact, where)
+            self.config = self._fused_machine(spec, where)
+            self.layers = self._fused.layers
+        else:
+            seg = load_segment(spec, artifact, where)
+            self.config, self.encoding, self.outputs, self.layers = seg.machine, seg.encoding, seg.outputs, seg.layers
+            self.n_inputs = seg.n_inputs
+            self._prepare()
         self._devices = self.devices
         self._device_key = ("tfmbs", tuple(sorted(self.config.to_dict().items())))
         self._blas = fastrun.BlasThreads()
@@ -58,6 +68,25 @@ class TfmbsSegment(SegmentExecutor):
         self._last_mode = "fast"
         self._profile_cache: dict[str, Any] | None = None
         self._replayed_preload: Counters | None = None
+
+    def _prepare(self) -> None:
+        """Load-time set-up of the default fast path, so the first run costs what a later one
+        does: numba's kernels compiled (or read from its cache), and every 8-bit layer's
+        weights unpacked from PT-5 into its onnxruntime session, run once on one zero column
+        (onnxruntime sizes its buffers and packs on a first run). Nothing is computed that a
+        run would reuse as a result."""
+        kernels.warm_up()
+        threads = fastpath.cpu_threads()
+        for layer in self.layers:
+            if layer.int8_ok() and not layer.plan.may_overflow(self.config):
+                layer.int_products(threads)(np.zeros((layer.plan.k, 1), np.int8))
+
+    @staticmethod
+    def _fused_machine(spec: dict[str, Any], where: str) -> FabricConfig:
+        try:
+            return FabricConfig.from_dict(spec["config"]["machine"])
+        except (KeyError, TypeError, ValueError, TsucError) as e:
+            raise ArtifactError(f"{where} has a malformed machine ({e})") from None
 
     @property
     def fabric(self) -> Fabric:
@@ -78,6 +107,8 @@ class TfmbsSegment(SegmentExecutor):
                 raise TsucError(f"parameter tfmbs.products=int8 does not apply to tfmbs layer {bad.plan.name!r} "
                                 f"(act_trits={bad.plan.act_trits}: 8-bit levels need act_trits <= {fastpath.INT8_MAX_ACT_TRITS})")
         threads = int(params.get("threads") or 0) or fastpath.cpu_threads()
+        if self._fused is not None:
+            return self._run_fused(feeds, params, mode, products, threads)
         env: dict[str, np.ndarray] = {f"arg{i}": np.asarray(feeds[n]) for i, n in enumerate(self.spec["inputs"])}
         first = self._calls == 0
         fab = self.fabric if mode == "replay" else None
@@ -91,6 +122,45 @@ class TfmbsSegment(SegmentExecutor):
         self._last, self._last_first_call, self._last_mode = records, first, mode
         self._profile_cache = None
         return {name: env[src] for name, src in zip(self.spec["outputs"], self.outputs)}
+
+    def _run_fused(self, feeds: dict[str, np.ndarray], params: dict[str, Any], mode: str, products: str,
+                   threads: int) -> dict[str, np.ndarray]:
+        """One session call (fast mode, 8-bit products), else the parts one by one."""
+        fused = self._fused
+        assert fused is not None
+        first = self._calls == 0
+        self._replayed_preload = None
+        if mode == "fast" and products != "blas" and not params.get("threads"):
+            outs = fused.run(feeds)
+            self._last = fused.records  # computed when a profile asks
+        else:
+            env = dict(feeds)
+            records: list[fastrun.CallRecord] = []
+            preload: Counters | None = None
+            for k, part in enumerate(fused.parts):
+                unit = fused.unit(k, self._devices)
+                if part["kind"] == "tfmbs":
+                    unit._calls = self._calls  # the artifact's first call is every part's first call
+                    env.update(unit.run({n: env[n] for n in part["inputs"]}, params))
+                    records.extend(unit._last)
+                    if unit._replayed_preload is not None:
+                        if preload is None:
+                            preload = Counters(self.config.tiles, self.config.lanes)
+                        preload += unit._replayed_preload
+                else:
+                    env.update(unit.run({n: env[n] for n in part["inputs"]}, {}))
+            outs = {n: env[n] for n in fused.outputs}
+            self._last = records
+            self._replayed_preload = preload
+        self._calls += 1
+        self._last_first_call, self._last_mode = first, mode
+        self._profile_cache = None
+        return {n: outs[n] for n in self.spec["outputs"]}
+
+    def _records(self) -> list[fastrun.CallRecord]:
+        if callable(self._last):  # a fused call: its levels are fetched now
+            self._last = self._last()
+        return self._last
 
     def _run_layers(self, env: dict[str, np.ndarray], fab: Fabric | None, products: str, threads: int) -> list[fastrun.CallRecord]:
         records = []
@@ -122,7 +192,7 @@ class TfmbsSegment(SegmentExecutor):
         if not self._last:
             return {}
         if self._profile_cache is None:
-            self._profile_cache = profile.segment_profile(self.config, self.layers, self._last, first_call=self._last_first_call,
+            self._profile_cache = profile.segment_profile(self.config, self.layers, self._records(), first_call=self._last_first_call,
                                                           mode=self._last_mode, replayed_preload=self._replayed_preload)
         return self._profile_cache
 
@@ -146,7 +216,7 @@ class TfmbsSegment(SegmentExecutor):
         prof = self.profile()
         if not prof:
             return []
-        events, _end = profile.trace_events(self.config, self.layers, self._last, prof, t0_us * self.config.clock_hz / 1e6,
+        events, _end = profile.trace_events(self.config, self.layers, self._records(), prof, t0_us * self.config.clock_hz / 1e6,
                                             pid)
         return events
 

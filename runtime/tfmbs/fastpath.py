@@ -39,7 +39,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from tsuc.errors import TsucError
-from tsuc.runtime.tfmbs import actquant, host_ops
+from tsuc.runtime.tfmbs import actquant, host_ops, kernels
 
 CHUNK = 1 << 17  # elements per chunk: its float64 scratch (1 MiB) stays in L2
 PARALLEL_TASKS = 4  # fewer tasks than this run on the calling thread: waking a worker costs ~25 us
@@ -124,6 +124,10 @@ def levels_i8(x: np.ndarray, act_trits: int, threads: int) -> tuple[np.ndarray, 
         run_tasks([extremes(i, a, b) for i, (a, b) in enumerate(spans)], threads)
         s = actquant.scale_from_extremes(np.max(hi), np.min(lo), act_trits)  # NaN propagates
     s64 = np.float64(s)
+    if act_trits > 1 and kernels.AVAILABLE:
+        with kernels.threads(threads):
+            kernels.levels(flat, s64, out)
+        return out.reshape(x.shape), s
 
     def task(a: int, b: int) -> Callable[[], None]:
         def run() -> None:
@@ -226,38 +230,47 @@ def int8_exact(k: int) -> bool:
     return k * 255 * 128 <= INT32_MAX
 
 
+PRODUCTS_WEIGHT = "w"  # the weight initializer of a layer's stored products graph, bound at load
+
+
+def product_weights(trits: np.ndarray, conv_shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """trits [P, N, K] as the products graph's uint8 weights (trits + 1, zero point 1):
+    [P*N, K], or [P*N, C, KH, KW] for a convolution."""
+    P, N, K = trits.shape
+    w = (trits.reshape(P * N, K) + np.int8(1)).view(np.uint8)
+    return w.reshape(P * N, *conv_shape) if conv_shape is not None else w
+
+
 class IntProducts:
     """One layer's exact integer products on onnxruntime, every weight plane at once:
-    Q [P*N, M] = W [P*N, K] @ X [K, M], channel-major like the fabric's output lanes.
+    Q [P*N, M] = W [P*N, K] @ X [K, M], channel-major like the fabric's output lanes (for a
+    convolution the stored graph is a ConvInteger: X [B, C, H, W] levels -> Q [B, P*N, OH, OW]).
 
-    `MatMulInteger` with A = the weight trits + 1 as uint8 (zero point 1, a constant) and
-    B = the int8 levels, im2col'ed for a convolution (`host_ops.im2col_t`; a 1x1 conv of
-    one image needs none). uint8 x int8 is what x86 VNNI (vpdpbusd) multiplies in one
-    instruction; without VNNI MLAS uses vpmaddubsw, which saturates a pair of products at
-    2^15, far above 2 * 2 * 121 here. Called with int8 X [K, M] (M any row count: the
-    session's M is symbolic, so one session serves every batch); returns int32 [P*N, M].
+    The graph is the compiler's (`tsuc.targets.tfmbs.emit`, stored per layer in the artifact):
+    `MatMulInteger` with A = the weight trits + 1 as uint8 (zero point 1) and B = the int8
+    levels, im2col'ed for a convolution (`host_ops.im2col_t`; a 1x1 conv of one image needs
+    none). This class only binds the weights (unpacked from the PT-5 stream) and opens the
+    session. uint8 x int8 is what x86 VNNI (vpdpbusd) multiplies in one instruction; without
+    VNNI MLAS uses vpmaddubsw, which saturates a pair of products at 2^15, far above
+    2 * 2 * 121 here. Called with int8 X [K, M] (M any row count: the graph's M is symbolic,
+    so one session serves every batch); returns int32 [P*N, M].
     """
 
-    def __init__(self, trits: np.ndarray, threads: int) -> None:
+    def __init__(self, model: bytes, weights: np.ndarray, threads: int) -> None:
         import onnxruntime as ort
-        from onnx import TensorProto, helper, numpy_helper
 
-        P, N, K = trits.shape
-        if not int8_exact(K):
-            raise TsucError(f"a reduction of K={K} could overflow onnxruntime's int32 integer products")
-        inits = [numpy_helper.from_array((trits.reshape(P * N, K) + 1).astype(np.uint8), "w"),
-                 numpy_helper.from_array(np.array(1, np.uint8), "w_zero")]
-        node = helper.make_node("MatMulInteger", ["w", "x", "w_zero"], ["q"])
-        graph = helper.make_graph([node], "products", [helper.make_tensor_value_info("x", TensorProto.INT8, [K, "m"])],
-                                  [helper.make_tensor_value_info("q", TensorProto.INT32, [P * N, "m"])], inits)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+        k = int(np.prod(weights.shape[1:])) if weights.ndim == 4 else weights.shape[1]
+        if not int8_exact(k):
+            raise TsucError(f"a reduction of K={k} could overflow onnxruntime's int32 integer products")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
-        self._session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        self._w = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(weights))
+        opts.add_external_initializers([PRODUCTS_WEIGHT], [self._w])
+        self._session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self._session.run(None, {"x": x})[0]

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tsuc.runtime.tfmbs import actquant, fastpath
+from tsuc.runtime.tfmbs import actquant, fastpath, kernels
 from tsuc.runtime.tfmbs.host_ops import im2col_t
 from tsuc.runtime.tfmbs.layer import Layer
 from tsuc.runtime.tfmbs.machine import FabricConfig
@@ -95,6 +95,8 @@ def _channel_major(layer: Layer, q: np.ndarray, out_shape: tuple[int, ...]) -> n
 
 
 def run_int8(layer: Layer, x: np.ndarray, threads: int) -> tuple[np.ndarray, CallRecord]:
+    """Levels, onnxruntime's integer products (`IntProducts`, on the im2col'ed levels for a
+    convolution) and the epilogue, with numba's one-pass kernels where numba is installed."""
     K = layer.plan.k
     out_shape = layer.out_shape_of(x.shape)
     levels, s = fastpath.levels_i8(x, layer.plan.act_trits, threads)
@@ -102,8 +104,27 @@ def run_int8(layer: Layer, x: np.ndarray, threads: int) -> tuple[np.ndarray, Cal
         cols_t = np.ascontiguousarray(levels.reshape(-1, K).T)  # [K, M]; a view for one row
     else:
         cols_t = fastpath.im2col_t(levels, layer.conv, threads)
-    q = layer.int_products(threads)(cols_t)  # [P*N, M]
-    y = finish(layer, _channel_major(layer, q, out_shape), s, out_shape, threads)
+    q = layer.int_products(threads)(cols_t)  # [P*N, M], M = B*OH*OW for a convolution
+    y = np.empty(out_shape, np.float32)
+    if kernels.AVAILABLE:
+        with kernels.threads(threads):
+            if layer.conv is None:
+                kernels.epilogue(q.T, layer.scales64, s, layer.alpha, layer.bias64, layer.zero_sign,
+                                 y.reshape(-1, layer.plan.n), channels_first=False)
+            else:
+                b = out_shape[0]
+                kernels.epilogue(q.reshape(q.shape[0], b, -1).transpose(1, 0, 2), layer.scales64, s, layer.alpha, layer.bias64, layer.zero_sign,
+                                 y.reshape(b, layer.plan.n, -1), channels_first=True)
+        return y, CallRecord(levels, s, layer.rows_of(x.shape))
+    P, N = layer.plan.w_planes, layer.plan.n
+    if layer.conv is None:
+        qv = q.reshape(P, N, -1).transpose(2, 0, 1)
+        view = y.reshape(-1, N)
+    else:
+        qv = q.reshape(P, N, out_shape[0], -1).transpose(2, 0, 1, 3)
+        view = y.reshape(out_shape[0], N, -1)
+    fastpath.finish(qv, layer.scales, s, layer.alpha, layer.bias, view, channels_first=layer.conv is not None,
+                    zero_sign=layer.zero_sign, threads=threads)
     return y, CallRecord(levels, s, layer.rows_of(x.shape))
 
 

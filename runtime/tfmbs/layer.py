@@ -39,6 +39,7 @@ class Layer:
     bias: np.ndarray  # [N] float32
     tfds: np.ndarray  # [frames, 11] int64
     weight_sparsity: list[float]
+    products: bytes | None = field(default=None, repr=False)  # the stored integer-product graph (int8_exact layers)
     _trits: np.ndarray | None = field(default=None, repr=False)
     _wmat: np.ndarray | None = field(default=None, repr=False)
     _wabs: np.ndarray | None = field(default=None, repr=False)
@@ -46,6 +47,8 @@ class Layer:
 
     def __post_init__(self) -> None:
         self.zero_sign = fastpath.has_negative_zero(self.bias)  # see fastpath.finish
+        self.scales64 = self.scales.astype(np.float64)  # what the epilogue kernels multiply by
+        self.bias64 = self.bias.astype(np.float64)
 
     @property
     def trits(self) -> np.ndarray:
@@ -58,12 +61,14 @@ class Layer:
 
     def int8_ok(self) -> bool:
         """Can the products run on onnxruntime's 8-bit integer kernels (exactly)?"""
-        return fastpath.int8_levels_fit(self.plan.act_trits) and fastpath.int8_exact(self.plan.k)
+        return fastpath.int8_levels_fit(self.plan.act_trits) and self.products is not None
 
     def int_products(self, threads: int) -> fastpath.IntProducts:
-        """The layer's onnxruntime session for `threads` intra-op threads, built on first use."""
+        """The layer's onnxruntime session (its stored products graph) for `threads` intra-op
+        threads, opened on first use."""
         if threads not in self._int:
-            self._int[threads] = fastpath.IntProducts(self.trits, threads)
+            assert self.products is not None
+            self._int[threads] = fastpath.IntProducts(self.products, fastpath.product_weights(self.trits), threads)
         return self._int[threads]
 
     def rows_of(self, shape: tuple[int, ...]) -> int:
@@ -175,6 +180,8 @@ def load_layer(index: int, e: dict[str, Any], artifact: Any, cfg: FabricConfig, 
         layer = Layer(plan, str(e["input"]), tuple(int(d) for d in e["in_shape"]), tuple(int(d) for d in e["out_shape"]),
                       str(e["layout"]), e.get("conv"), float(e["alpha"]), stream, encoding, scales, bias, tfds,
                       list(e.get("weight_sparsity", [])))
+        if "products" in members:
+            layer.products = artifact.bytes(members["products"])
     except (KeyError, TypeError, ValueError) as err:
         raise ArtifactError(f"{where}: layer {index} entry is malformed ({err})") from None
     plan.check(cfg)

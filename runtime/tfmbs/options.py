@@ -36,6 +36,8 @@ class TfmbsOptions(Options):
     dma_words_per_cycle: int = option(1, "DMA bus width in words per cycle", minimum=1, maximum=64)
     dma_latency: int = option(16, "fixed cycles per DMA burst", minimum=0, maximum=100000)
     acc_bits: int = option(32, "accumulator width in bits (wraps with a sticky overflow flag)", minimum=8, maximum=32)
+    fuse: bool = option(False, "run consecutive fabric and host segments as one onnxruntime graph (integer products, the "
+                               "float64 epilogue as graph ops; slower than the per-layer path on CPU, see docs/tfmbs.md)")
     overflow: str = option("error", "a layer whose K exceeds the accumulator range: error (refuse it) or wrap (compile it; "
                                     "its accumulators wrap like the hardware's, flagged in the profile)",
                            choices=("error", "wrap"))

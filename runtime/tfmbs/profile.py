@@ -237,6 +237,11 @@ def describe_lines(spec: dict[str, Any]) -> list[str]:
         f"DMA {cfg.dma_words_per_cycle} word/cycle + {cfg.dma_latency} cycles/burst; weights PT-5 ({config.get('encoding')})",
         f"Bank A (this segment): {resident} resident words per tile, stream window {window} words",
     ]
+    fused = config.get("fused")
+    if isinstance(fused, dict):
+        parts = fused.get("parts", [])
+        lines.append(f"fused: {len(parts)} segments ({sum(p.get('kind') == 'tfmbs' for p in parts)} fabric, "
+                     f"{sum(p.get('kind') != 'tfmbs' for p in parts)} host) run as one onnxruntime graph")
     for e, p in zip(config["layers"], plans):
         groups, chunks = p.groups(cfg), p.chunks(cfg)
         tiles = ",".join(f"{g.tile_mask:#x}" for g in groups[:6]) + ("..." if len(groups) > 6 else "")

@@ -46,7 +46,14 @@ class TfmbsTarget(Target):
         from tsuc.targets.tfmbs.emit import emit_tfmbs_segment
 
         opts = segment_options(segment, TfmbsOptions)
-        return emit_tfmbs_segment(segment, ctx, opts.fabric_config(), opts.encoding, opts.zero_skip)
+        entry = emit_tfmbs_segment(segment, ctx, opts.fabric_config(), opts.encoding, opts.zero_skip)
+        entry["config"]["fuse"] = opts.fuse
+        return entry
+
+    def finish_segments(self, segments, builder, graph_outputs):
+        from tsuc.targets.tfmbs.fuse import fuse_segments
+
+        return fuse_segments(segments, builder, graph_outputs)
 
 
 __all__ = ["TfmbsTarget"]

@@ -17,6 +17,7 @@ from onnx import helper
 import tsuc
 from tsuc.errors import TsucError
 from tsuc.runtime.tfmbs import actquant, fastpath, host_ops
+from tsuc.targets.tfmbs.emit import products_model
 
 from . import reference as ref
 from tests.targets.tfmbs.models import one_graph_model as _model, rand as _rand  # noqa: E402
@@ -186,7 +187,7 @@ def test_integer_products_are_exact(P, N, K, M):
     trits[0, 0] = 1  # a row of +1 against the extreme level: the largest possible sum
     x = rng.integers(-121, 122, (K, M)).astype(np.int8)
     x[:, 0] = 121
-    got = fastpath.IntProducts(trits, threads=2)(x)
+    got = fastpath.IntProducts(products_model(P * N, K), fastpath.product_weights(trits), threads=2)(x)
     assert got.dtype == np.int32 and got.shape == (P * N, M)
     np.testing.assert_array_equal(got, trits.reshape(P * N, K).astype(np.int64) @ x.astype(np.int64))
     assert got[0, 0] == 121 * K
@@ -196,7 +197,7 @@ def test_int8_exactness_bound():
     assert fastpath.int8_exact(4608) and fastpath.int8_exact(65000)
     assert not fastpath.int8_exact(70000)
     with pytest.raises(TsucError, match="overflow"):
-        fastpath.IntProducts(np.zeros((1, 2, 70000), np.int8), 1)
+        fastpath.IntProducts(b"", np.zeros((2, 70000), np.uint8), 1)
 
 
 # -- whole artifacts ---------------------------------------------------------------------------

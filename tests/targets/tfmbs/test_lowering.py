@@ -73,7 +73,7 @@ def test_unsupported_ops_stay_on_host_or_fail_with_every_reason(tmp_path):
     node = helper.make_node("Conv", ["x", "w"], ["h"], kernel_shape=[3, 3], group=4, name="dw")
     model = _model([node, helper.make_node("MatMul", ["h", "x2"], ["y"], name="dyn")], {"w": w, "x2": _rand((6, 6), 2)},
                    [1, 4, 8, 8], [1, 4, 6, 6])
-    exe = tsuc.compile(model, target="tfmbs", output=str(tmp_path / "m.tsuc"))
+    exe = tsuc.compile(model, target="tfmbs", output=str(tmp_path / "m.tsuc"), options={"fuse": False})  # the partition as it is
     kinds = [s["kind"] for s in exe.manifest["segments"]]
     assert kinds == ["onnx", "tfmbs"]
     with pytest.raises(TsucError, match="grouped convolutions"):

@@ -104,6 +104,9 @@ def test_device_model_equals_oracle_on_random_programs(seed, tiles, lanes, bank,
 
 # -- compiled models --------------------------------------------------------------------------------
 
+# The oracle walks the manifest's per-layer tfmbs segments, so these artifacts are compiled with
+# fuse=False; fused artifacts equal the unfused ones (outputs and every counter) in test_fused.py.
+
 def _tfmbs_profiles(exe):
     return [s for s in exe.profile()["segments"] if s["kind"] == "tfmbs"]
 
@@ -166,7 +169,7 @@ MODELS = {
 def test_compiled_models_equal_oracle(name, replay, tmp_path):
     build, options, shape = MODELS[name]
     path = str(tmp_path / "m.tsuc")
-    tsuc.compile(build(), target="tfmbs", output=path, options=options)
+    tsuc.compile(build(), target="tfmbs", output=path, options=dict(options, fuse=False))  # UNFUSED: see below
     exe, oracle = tsuc.load(path), OracleModel(path)
     for call in range(2):  # the first call preloads resident weights, the second does not
         profs = _check_against_oracle(exe, oracle, {"x": _relu_input(shape, 10 + call)}, replay)
@@ -177,7 +180,7 @@ def test_compiled_models_equal_oracle(name, replay, tmp_path):
 
 def test_compiled_program_uses_lane_mask_and_bank_b_offsets(tmp_path):
     build, options, _ = MODELS["gemm_narrow_group"]
-    exe = tsuc.compile(build(), target="tfmbs", output=str(tmp_path / "m.tsuc"), options=options)
+    exe = tsuc.compile(build(), target="tfmbs", output=str(tmp_path / "m.tsuc"), options=dict(options, fuse=False))
     seg = next(s for s in exe.manifest["segments"] if s["kind"] == "tfmbs")
     tfds = exe.artifact.array(seg["config"]["layers"][0]["members"]["tfds"])
     assert set(tfds[:, 10].tolist()) == {0x7FFF, 0x3FF}  # lane_mask: full groups and the 10-row group
@@ -192,7 +195,7 @@ def test_overflowing_layer_wraps_like_the_oracle(tmp_path):
     path = str(tmp_path / "m.tsuc")
     with pytest.raises(tsuc.TsucError, match="overflow"):
         tsuc.compile(model, target="tfmbs", options={"acc_bits": 8})
-    tsuc.compile(model, target="tfmbs", output=path, options={"acc_bits": 8, "overflow": "wrap", "act_trits": 1})
+    tsuc.compile(model, target="tfmbs", output=path, options={"acc_bits": 8, "overflow": "wrap", "act_trits": 1, "fuse": False})
     exe, oracle = tsuc.load(path), OracleModel(path)
     x = np.abs(rand((3, 300), 12)) + 0.2
     profs = _check_against_oracle(exe, oracle, {"x": x})
@@ -209,7 +212,7 @@ def test_overflowing_layer_wraps_like_the_oracle(tmp_path):
 def test_device_state_is_per_loaded_artifact(tmp_path):
     build, options, shape = MODELS["mlp_relu_mixed"]
     path = str(tmp_path / "m.tsuc")
-    tsuc.compile(build(), target="tfmbs", output=path, options=options)
+    tsuc.compile(build(), target="tfmbs", output=path, options=dict(options, fuse=False))  # UNFUSED: see below
     one, two = tsuc.load(path), tsuc.load(path)
     x = _relu_input(shape, 3)
     for exe in (one, two):
