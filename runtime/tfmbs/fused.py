@@ -69,7 +69,7 @@ class FusedParts:
         try:
             self.session, self._keep = make_session(artifact.bytes(spec["members"][fused["model"]]), inits,
                                                     threads=fastpath.cpu_threads(), spin=alone)
-        except Exception as e:  # onnxruntime's own exception types
+        except Exception as e:  # noqa: BLE001 (onnxruntime raises its own exception types)
             raise ArtifactError(f"{where}: its fused graph cannot be loaded by onnxruntime: {str(e).splitlines()[0]}") from None
         self._inputs = [(i.name, i.type) for i in self.session.get_inputs()]
         self._fetch = self.outputs + [SCALES_OUTPUT]
@@ -90,7 +90,7 @@ class FusedParts:
         bound = self.feeds(feeds)
         try:
             values = self.session.run(self._fetch, bound)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 (onnxruntime raises its own exception types)
             raise TsucError(f"tfmbs segment failed in onnxruntime: {str(e).splitlines()[0]}") from None
         scales = values[-1]
         if not np.all(np.isfinite(scales)):

@@ -21,7 +21,9 @@ from tsuc.compiler.blobs import constant_value
 from tsuc.dialects.tsuc import SegmentOp
 from tsuc.errors import TsucError
 from tsuc.runtime.tfmbs import fastpath, pt5
-from tsuc.runtime.tfmbs.layer import CONFIG_VERSION  # the runtime reads exactly this version
+from tsuc.runtime.tfmbs.layer import (
+    CONFIG_VERSION,  # the runtime reads exactly this version
+)
 from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.targets.tfmbs.allocate import plan_from_ir
 from tsuc.targets.tfmbs.program import segment_layers
@@ -100,15 +102,24 @@ def products_model(rows: int, k: int) -> bytes:
     weights (which onnxruntime prepacks) the int8 x uint8 kernel is 28x slower."""
     from onnx import TensorProto, helper, numpy_helper
 
-    w = TensorProto()
-    w.name, w.data_type = fastpath.PRODUCTS_WEIGHT, TensorProto.UINT8
-    w.dims.extend([rows, k])
-    w.data_location = TensorProto.EXTERNAL
-    for key, val in (("location", "tsuc-weights"), ("offset", "0"), ("length", str(rows * k))):
-        entry = w.external_data.add()
-        entry.key, entry.value = key, val
+    w = external_uint8(fastpath.PRODUCTS_WEIGHT, (rows, k))
     node = helper.make_node("MatMulInteger", [fastpath.PRODUCTS_WEIGHT, "x", "w_zero"], ["q"])
     graph = helper.make_graph([node], "products", [helper.make_tensor_value_info("x", TensorProto.INT8, [k, "m"])],
                               [helper.make_tensor_value_info("q", TensorProto.INT32, [rows, "m"])],
                               [w, numpy_helper.from_array(np.array(1, np.uint8), "w_zero")])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8).SerializeToString()
+
+
+def external_uint8(name: str, shape: tuple[int, ...]):
+    """A uint8 initializer declared external: the runtime binds its values at load time (the
+    trits + 1, unpacked from the layer's PT-5 stream), so no weight is stored twice."""
+    from onnx import TensorProto
+
+    t = TensorProto()
+    t.name, t.data_type = name, TensorProto.UINT8
+    t.dims.extend(shape)
+    t.data_location = TensorProto.EXTERNAL
+    for key, val in (("location", "tsuc-weights"), ("offset", "0"), ("length", str(int(np.prod(shape))))):
+        entry = t.external_data.add()
+        entry.key, entry.value = key, val
+    return t

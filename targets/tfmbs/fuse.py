@@ -42,10 +42,16 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from tsuc.runtime.tfmbs import actquant, fastpath
-from tsuc.runtime.tfmbs.fused import FUSED_VERSION, SCALES_OUTPUT, levels_output, weight_name
+from tsuc.runtime.tfmbs.fused import (
+    FUSED_VERSION,
+    SCALES_OUTPUT,
+    levels_output,
+    weight_name,
+)
 from tsuc.runtime.tfmbs.layer import CONFIG_VERSION
 from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.runtime.tfmbs.schedule import LayerPlan
+from tsuc.targets.tfmbs.emit import external_uint8
 
 EXACT_F32 = 1 << 24
 MIN_OPSET = 13  # Round (11), Slice/Reshape with inputs, integer Mod; the host parts' own opset if higher
@@ -295,7 +301,7 @@ def _layer(g: _Graph, pre: str, x: str, y: str, e: dict[str, Any], plan: LayerPl
     q = g.node("Cast", [r], q_name, to=TensorProto.INT8)  # |q| <= L <= 121 (see fastpath.levels_i8)
     # -- products
     w = weight_name_of(pre)
-    g.inits.append(_external(w, (P * N, *_conv_wshape(e)) if conv else (plan.k, P * N)))
+    g.inits.append(external_uint8(w, (P * N, *_conv_wshape(e)) if conv else (plan.k, P * N)))
     x_zero = g.const(f"{pre}.xz", np.int8(0))
     w_zero = g.const(f"{pre}.wz", np.uint8(1))
 
@@ -368,16 +374,3 @@ def weight_name_of(pre: str) -> str:
 def _conv_wshape(e: dict[str, Any]) -> tuple[int, ...]:
     c = e["in_shape"][1]
     return (c, *e["conv"]["kernel_shape"])
-
-
-def _external(name: str, shape: tuple[int, ...]) -> TensorProto:
-    """A uint8 initializer whose values the runtime binds at load (from the PT-5 stream)."""
-    t = TensorProto()
-    t.name = name
-    t.data_type = TensorProto.UINT8
-    t.dims.extend(shape)
-    t.data_location = TensorProto.EXTERNAL
-    for key, val in (("location", "tsuc-weights"), ("offset", "0"), ("length", str(int(np.prod(shape))))):
-        entry = t.external_data.add()
-        entry.key, entry.value = key, val
-    return t

@@ -226,7 +226,7 @@ def test_the_runtime_builds_no_onnx_model(tmp_path):
             "    exe.run({'x': np.ones((2, 4, 6, 6), np.float32)}, products='int8', threads=1); exe.profile()\n"
             "bad = [m for m in sys.modules if m == 'onnx' or m.startswith(('onnx.', 'xdsl', 'tsuc.compiler', 'tsuc.targets'))]\n"
             "print(' '.join(bad)); sys.exit(1 if bad else 0)\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert proc.returncode == 0, f"the runtime imported: {proc.stdout} {proc.stderr}"
 
 
