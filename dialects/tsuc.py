@@ -21,7 +21,7 @@ Host segments carry `#tsuc.target<"host">`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from xdsl.dialects.builtin import DictionaryAttr, Float64Type, FloatAttr, IntegerAttr, IntegerType, StringAttr
 from xdsl.ir import Attribute, Block, Dialect, ParametrizedAttribute, Region, SSAValue
@@ -121,6 +121,7 @@ class SegmentOp(IRDLOperation):
     outs = var_result_def()
     body = region_def("single_block")
     traits = traits_def(IsolatedFromAbove())
+    LOCAL_VERIFY: ClassVar[bool] = True  # verify_ and IsolatedFromAbove read only the op and what it holds (tsuc.compiler.verifier)
 
     assembly_format = "$sym_name `target` qualified($target) `(` $args `)` attr-dict `:` functional-type($args, $outs) $body"
 
@@ -164,6 +165,7 @@ class YieldOp(IRDLOperation):
     name = "tsuc.yield"
     values = var_operand_def()
     traits = traits_def(IsTerminator(), HasParent(SegmentOp))
+    LOCAL_VERIFY: ClassVar[bool] = True  # the traits read its parent op, which the verifier's fingerprint holds
 
     assembly_format = "($values^ `:` type($values))? attr-dict"
 

@@ -54,3 +54,27 @@ def test_an_op_moved_to_the_end_of_its_block_is_verified_again(small_cnn):
     ret.detach()
     with pytest.raises(VerifyException, match="terminat"):
         verifier.verify(module)
+
+
+def test_segments_are_skipped_until_something_inside_changes(small_cnn):
+    """A segment (an op with a region) is skipped only while it and every op inside are as
+    they were: a yield whose operand no longer matches the segment's result type is caught by
+    the segment's own verifier."""
+    from tsuc.compiler.driver import lower
+    from tsuc.dialects.tsuc import SegmentOp
+    from tsuc.targets.registry import resolve_targets
+
+    targets, _ = resolve_targets("cpu", {})
+    module, *_ = lower(small_cnn, targets, emit="partitioned")
+    verifier = IncrementalVerifier()
+    verifier.verify(module)
+    before = verifier.checked
+    verifier.verify(module)
+    assert verifier.checked - before == 3  # only the module, the function and its return
+    segment = next(op for op in main_function(module).body.block.ops if isinstance(op, SegmentOp))
+    yield_op = segment.body.block.last_op
+    other = segment.body.block.args[0]  # the model's input, not the segment's result type
+    assert other.type != yield_op.operands[0].type
+    yield_op.operands = [other, *yield_op.operands[1:]]
+    with pytest.raises(VerifyException, match="must match the segment's results"):
+        verifier.verify(module)
