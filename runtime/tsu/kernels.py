@@ -62,7 +62,6 @@ def require() -> None:
 
 if _nb is not None:
     import numpy as np
-
     from llvmlite import ir
     from numba import types
     from numba.core import cgutils
@@ -117,7 +116,7 @@ if _nb is not None:
         sig = types.void(acc, s, h, k0, k1, indices, J)
 
         def codegen(context, builder, signature, args):
-            acc_t, s_t, h_t, _, _, idx_t, j_t = signature.args
+            acc_t, s_t, _, _, _, idx_t, j_t = signature.args
             acc_a = context.make_array(acc_t)(context, builder, args[0])
             s_a = context.make_array(s_t)(context, builder, args[1])
             idx_a = context.make_array(idx_t)(context, builder, args[5])

@@ -128,7 +128,7 @@ def test_fields_at_the_bound_read_the_last_table_entry(engine, replicas):
     prog = MachineProgram(5, [], [], [], hq, [0] * 5)
     m = PBitMachine(prog, engine=engine)
     betas = np.full(30, 0.02)
-    tix, tables, W = m.layout.step_tables(betas[:, None])
+    _, tables, W = m.layout.step_tables(betas[:, None])
     assert W == 37 and tables[0, 0] != tables[0, 1] and tables[0, -1] != tables[0, -2]
     assert_same(m.run(replicas, betas, seed=6), reference_run(prog, replicas, betas, seed=6))
 
