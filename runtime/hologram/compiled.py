@@ -148,23 +148,25 @@ if HAVE_NUMBA:
         r = p / q
         return v if v != v else r
 
-    @numba.njit(**_OPTS)
-    def _load(dst, src, off, kind, st, gshape, nd, s, m, idx):
-        """dst[:m] = the operand's values at flat indices [s, s + m) of the iteration space.
-        (Every loop indexes a slice from 0: an index numba cannot prove non-negative gets a
-        wraparound check per element, which stops LLVM vectorising the loop.)"""
+    @numba.njit(inline="always", **_OPTS)
+    def _load(regs, r0, src, tab, e, gshape, nd, s, m, idx):
+        """regs[r0, :m] = operand e's values at flat indices [s, s + m) of the iteration space.
+        Registers are indexed in two dimensions (a row view per instruction costs reference
+        counting); source loops index a slice from 0 (an index numba cannot prove
+        non-negative gets a wraparound check per element, which stops LLVM vectorising)."""
+        off, kind = tab[e, 1], tab[e, 2]
         if kind == CONTIGUOUS:
             sv = src[off + s:off + s + m]
             for t in range(m):
-                dst[t] = sv[t]
+                regs[r0, t] = sv[t]
             return
         if kind == SCALAR:
             v = src[off]
             for t in range(m):
-                dst[t] = v
+                regs[r0, t] = v
             return
         n_in = gshape[nd - 1]
-        st_in = st[nd - 1]
+        st_in = tab[e, 3 + nd - 1]
         row = s // n_in
         j = s - row * n_in
         p_row = off
@@ -172,34 +174,32 @@ if HAVE_NUMBA:
         for d in range(nd - 2, -1, -1):  # the block's first row as a multi-index (divisions once a block)
             q = r // gshape[d]
             idx[d] = r - q * gshape[d]
-            p_row += idx[d] * st[d]
+            p_row += idx[d] * tab[e, 3 + d]
             r = q
         k = 0
         while k < m:
             cnt = min(n_in - j, m - k)
             p = p_row + j * st_in
-            dv = dst[k:k + cnt]
-            if st_in == 1:
+            if st_in == 1 and cnt >= 64:  # a long contiguous run: a slice, so the copy vectorises
                 sv = src[p:p + cnt]
                 for t in range(cnt):
-                    dv[t] = sv[t]
+                    regs[r0, k + t] = sv[t]
             elif st_in == 0:
                 v = src[p]
                 for t in range(cnt):
-                    dv[t] = v
-            else:
-                sv = src[p:p + (cnt - 1) * st_in + 1:st_in]
+                    regs[r0, k + t] = v
+            else:  # short runs and gathers: plain indexing (a slice per row costs more than it saves)
                 for t in range(cnt):
-                    dv[t] = sv[t]
+                    regs[r0, k + t] = src[p + t * st_in]
             k += cnt
             j = 0
             d = nd - 2  # next row: increment the multi-index with carry
             while d >= 0:
                 idx[d] += 1
-                p_row += st[d]
+                p_row += tab[e, 3 + d]
                 if idx[d] < gshape[d]:
                     break
-                p_row -= idx[d] * st[d]
+                p_row -= idx[d] * tab[e, 3 + d]
                 idx[d] = 0
                 d -= 1
 
@@ -207,10 +207,11 @@ if HAVE_NUMBA:
     def _run_block(code, fp, tab, gshape, nd, pool, arena, extras, regs, s, m, idx):
         for i in range(code.shape[0]):
             op = code[i, 0]
-            z = regs[code[i, 1]]
+            d = code[i, 1]
+            a = code[i, 2]
+            b = code[i, 3]
             if op == LOAD or op == STORE:
-                e = code[i, 3]
-                bid = tab[e, 0]
+                bid = tab[b, 0]
                 if bid == 0:
                     base = pool
                 elif bid == 1:
@@ -218,86 +219,83 @@ if HAVE_NUMBA:
                 else:
                     base = extras[bid - 2]
                 if op == LOAD:
-                    _load(z, base, tab[e, 1], tab[e, 2], tab[e, 3:], gshape, nd, s, m, idx)
+                    _load(regs, d, base, tab, b, gshape, nd, s, m, idx)
                 else:
-                    x = regs[code[i, 2]]
-                    o = tab[e, 1] + s
+                    o = tab[b, 1] + s
                     ov = base[o:o + m]
                     for t in range(m):
-                        ov[t] = x[t]
+                        ov[t] = regs[a, t]
                 continue
-            x = regs[code[i, 2]]
-            y = regs[code[i, 3]]
             c0 = fp[i, 0]
             c1 = fp[i, 1]
             if op == ADD:
                 for t in range(m):
-                    z[t] = x[t] + y[t]
+                    regs[d, t] = regs[a, t] + regs[b, t]
             elif op == SUB:
                 for t in range(m):
-                    z[t] = x[t] - y[t]
+                    regs[d, t] = regs[a, t] - regs[b, t]
             elif op == MUL:
                 for t in range(m):
-                    z[t] = x[t] * y[t]
+                    regs[d, t] = regs[a, t] * regs[b, t]
             elif op == DIV:
                 for t in range(m):
-                    z[t] = x[t] / y[t]
+                    regs[d, t] = regs[a, t] / regs[b, t]
             elif op == MIN:  # np.minimum: a NaN in either operand wins
                 for t in range(m):
-                    a = x[t]
-                    b = y[t]
-                    z[t] = a if (a < b or a != a) else b
+                    u = regs[a, t]
+                    w = regs[b, t]
+                    regs[d, t] = u if (u < w or u != u) else w
             elif op == MAX:
                 for t in range(m):
-                    a = x[t]
-                    b = y[t]
-                    z[t] = a if (a > b or a != a) else b
+                    u = regs[a, t]
+                    w = regs[b, t]
+                    regs[d, t] = u if (u > w or u != u) else w
             elif op == ABS:
                 for t in range(m):
-                    z[t] = abs(x[t])
+                    regs[d, t] = abs(regs[a, t])
             elif op == NEG:
                 for t in range(m):
-                    z[t] = -x[t]
+                    regs[d, t] = -regs[a, t]
             elif op == RELU:  # np.maximum(x, 0)
                 for t in range(m):
-                    a = x[t]
-                    z[t] = a if (a > _ZERO or a != a) else _ZERO
+                    u = regs[a, t]
+                    regs[d, t] = u if (u > _ZERO or u != u) else _ZERO
             elif op == CLIP:  # np.clip: NaN stays NaN
                 for t in range(m):
-                    a = x[t]
-                    a = c0 if a < c0 else a
-                    z[t] = c1 if a > c1 else a
+                    u = regs[a, t]
+                    u = c0 if u < c0 else u
+                    regs[d, t] = c1 if u > c1 else u
             elif op == FILL:
                 for t in range(m):
-                    z[t] = c0
+                    regs[d, t] = c0
             elif op == ADDS:
                 for t in range(m):
-                    z[t] = x[t] + c0
+                    regs[d, t] = regs[a, t] + c0
             elif op == MULS:
                 for t in range(m):
-                    z[t] = x[t] * c0
+                    regs[d, t] = regs[a, t] * c0
             elif op == SQRT:
                 for t in range(m):
-                    z[t] = np.sqrt(x[t])
+                    regs[d, t] = np.sqrt(regs[a, t])
             elif op == EXP:
                 for t in range(m):
-                    z[t] = _exp(x[t])
+                    regs[d, t] = _exp(regs[a, t])
             elif op == LOG:
                 for t in range(m):
-                    z[t] = np.log(x[t])
+                    regs[d, t] = np.log(regs[a, t])
             elif op == TANH:
                 for t in range(m):
-                    z[t] = _tanh(x[t])
+                    regs[d, t] = _tanh(regs[a, t])
             elif op == SIGMOID:
                 for t in range(m):
-                    z[t] = _ONE / (_ONE + _exp(-x[t]))
+                    regs[d, t] = _ONE / (_ONE + _exp(-regs[a, t]))
             elif op == ERF:
                 for t in range(m):
-                    z[t] = _erf(x[t])
+                    regs[d, t] = _erf(regs[a, t])
             elif op == GELU:
                 for t in range(m):
-                    a = x[t]
-                    z[t] = _HALF * a * (_ONE + _erf(a * _SQRT1_2))
+                    u = regs[a, t]
+                    regs[d, t] = _HALF * u * (_ONE + _erf(u * _SQRT1_2))
 
     @numba.njit(**_OPTS)
     def _group(prog, fp, pool, arena, extras, first, stop):
