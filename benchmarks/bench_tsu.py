@@ -14,7 +14,7 @@ SimulatedAnnealingSampler, and OpenJij's SASampler with sparse=True and sparse=F
 `sample` call; "anneal" is its own execution_time per read). Every solver's call that takes
 under 1 s is made three times and the median is printed (the same rule for all). The p-bit machine's compiled
 kernels are warmed up first: the JIT warm-up is reported on its own line, as a compile from
-an empty cache (in a subprocess) and as the load from the on-disk cache this process did.
+an empty cache and as the load of the cache that compile wrote, each in a fresh subprocess.
 
 Quality: Max-Cut with a time limit. tsuc runs `run(reads=20, sweeps=100000, seed=3,
 time_limit=T)` (the schedule is compressed to the time, see docs/tsu.md). The anchors get the
@@ -125,7 +125,8 @@ def tsu(exe, n, reads, sweeps, seed=1):
 
 
 def jit_warmup() -> None:
-    """Kernel compile time from an empty cache (subprocess) and this process's cache load."""
+    """Kernel compile time from an empty cache, then the load of what it wrote, each in a fresh
+    subprocess (this process's own first call may hit a cache written by another numba version)."""
     from tsuc.runtime.tsu import kernels
 
     code = ("import time, numpy as np; from tsuc.runtime.tsu import kernels as k; t = time.perf_counter(); "
@@ -133,13 +134,13 @@ def jit_warmup() -> None:
             "print(time.perf_counter() - t)")
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-        cold = float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()[-1])
-    t = time.perf_counter()
+        cold, warm = (float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                           check=True).stdout.split()[-1]) for _ in range(2))
     kernels.warm_up("sparse", np.int16, np.int8, np.uint32)
     kernels.warm_up("lanes", np.int16, np.int8, np.uint32)
     kernels.warm_up("dense", np.int16, np.int8)
-    print(f"# JIT warm-up of the sweep kernels (sparse rows, lanes, dense): compile from an empty cache {cold:.2f} s, "
-          f"load from the on-disk cache {time.perf_counter() - t:.2f} s (neither counted below)")
+    print(f"# JIT warm-up of the sweep kernels (sparse rows, lanes, dense), each in a fresh process: compile from an empty "
+          f"cache {cold:.2f} s, load from that on-disk cache {warm:.2f} s (neither counted below)")
 
 
 def median_call(fn, reads, short=1.0, repeats=3):
