@@ -11,7 +11,9 @@ sweeps, scoring on the original problem; "anneal" is the machine's own rate from
 profile). Anchors, on the same instance in the same process and the same geometric beta range
 (dwave's default range, computed outside the timed calls): dwave-samplers'
 SimulatedAnnealingSampler, and OpenJij's SASampler with sparse=True and sparse=False (its
-`sample` call; "anneal" is its own execution_time per read). Every solver's call that takes
+`sample` call; "anneal" is its own execution_time per read). thrml (Extropic's JAX block-Gibbs library),
+when installed, samples the same couplings with one block per colour at the cold end's fixed
+beta (it has no anneal), its XLA compile excluded like our JIT warm-up. Every solver's call that takes
 under 1 s is made three times and the median is printed (the same rule for all). The p-bit machine's compiled
 kernels are warmed up first: the JIT warm-up is reported on its own line, as a compile from
 an empty cache and as the load of the cache that compile wrote, each in a fresh subprocess.
@@ -116,6 +118,48 @@ def openjij(bqm, n, reads, sweeps, betas, sparse, seed=1):
     return reads * sweeps * n / dt / 1e6, anneal, float(ss.first.energy), dt
 
 
+class Thrml:
+    """Extropic's thrml (JAX block Gibbs) on the same couplings, one block per colour of our
+    colouring, at a fixed beta (the cold end of the range: thrml samples, it does not anneal).
+    Each read count's XLA compile is done by a first untimed call, as our JIT warm-up is."""
+
+    def __init__(self, problem, sweeps, beta, seed=1):
+        import equinox as eqx
+        import jax
+        import jax.numpy as jnp
+        from thrml import Block, SamplingSchedule, SpinNode, sample_states
+        from thrml.models import IsingEBM, IsingSamplingProgram, hinton_init
+        from tsuc.targets.tsu.colouring import colour_graph
+
+        self.jax, self.problem, self.sweeps, self.seed, self.bqm = jax, problem, sweeps, seed, to_bqm(problem)
+        nodes = [SpinNode() for _ in range(problem.n)]
+        edges = [(nodes[i], nodes[j]) for i, j in zip(problem.rows.tolist(), problem.cols.tolist())]
+        model = IsingEBM(nodes, edges, jnp.asarray(problem.h, jnp.float32), jnp.asarray(problem.J, jnp.float32),
+                         jnp.asarray(beta, jnp.float32))
+        colour = colour_graph(problem.n, problem.rows, problem.cols)
+        blocks = [Block([nodes[i] for i in np.flatnonzero(colour == c)]) for c in range(int(colour.max()) + 1)]
+        program = IsingSamplingProgram(model, blocks, clamped_blocks=[])
+        schedule = SamplingSchedule(n_warmup=sweeps - 1, n_samples=1, steps_per_sample=1)
+        self.init = lambda key, reads: hinton_init(key, model, blocks, (reads,))
+        self.run = eqx.filter_jit(jax.vmap(lambda k, s0: sample_states(k, program, schedule, s0, [], [Block(nodes)])))
+        self.compiled: dict[int, float] = {}
+
+    def __call__(self, reads):
+        jax = self.jax
+        k_init, k_samp = jax.random.split(jax.random.key(self.seed))
+        args = (jax.random.split(k_samp, reads), self.init(k_init, reads))
+        if reads not in self.compiled:
+            t = time.perf_counter()
+            jax.block_until_ready(self.run(*args))
+            self.compiled[reads] = time.perf_counter() - t
+        t = time.perf_counter()
+        out = jax.block_until_ready(self.run(*args))
+        dt = time.perf_counter() - t
+        spins = np.where(np.asarray(out[0]).reshape(reads, self.problem.n), 1, -1)
+        best = float(self.bqm.energies((spins, list(range(self.problem.n)))).min())
+        return reads * self.sweeps * self.problem.n / dt / 1e6, None, best, dt
+
+
 def tsu(exe, n, reads, sweeps, seed=1):
     t = time.perf_counter()
     out = exe.run(reads=reads, sweeps=sweeps, seed=seed)
@@ -175,6 +219,13 @@ def throughput(reads_list: list[int], sweeps_g1: int, sweeps_sk: int) -> None:
                        ("openjij SASampler sparse=True", lambda r: openjij(bqm, problem.n, r, sweeps, betas, True)),
                        ("openjij SASampler sparse=False", lambda r: openjij(bqm, problem.n, r, sweeps, betas, False)),
                        (f"tsuc p-bit machine ({colours} col.)", lambda r: tsu(exe, problem.n, r, sweeps))]
+            if colours > 64:  # a dense problem: one spin per block, a program of n blocks per sweep
+                print(f"# thrml left out on {problem.name}: {colours} colours would be {colours} one-spin blocks per sweep")
+            else:
+                try:
+                    solvers.insert(3, ("thrml block Gibbs (fixed beta)", Thrml(problem, sweeps, betas[1])))
+                except ImportError:
+                    print("# thrml not installed (pip install 'tsuc[bench]'): its row is left out")
             for reads in reads_list:
                 for name, fn in solvers:
                     rate, anneal, e, _ = median_call(fn, reads)
