@@ -100,6 +100,28 @@ if _nb is not None:
         return builder.sext(value, to) if src < dst else builder.trunc(value, to)
 
 
+    def _step_registers(builder, ptr):
+        """Step the LANES xorshift32 registers at `ptr` (13, 17, 5, as `_step`) in place; returns
+        the new registers >> 8, the 24-bit values compared with the thresholds."""
+        v32 = _vec(_I32)
+        v = builder.load(ptr, align=4)
+        v = builder.xor(v, builder.shl(v, _const(v32, 13)))
+        v = builder.xor(v, builder.lshr(v, _const(v32, 17)))
+        v = builder.xor(v, builder.shl(v, _const(v32, 5)))
+        builder.store(v, ptr, align=4)
+        return builder.lshr(v, _const(v32, 8))
+
+    def _table_offset(builder, field, wt, half, shift, W):
+        """The table offset of each lane's field in vector type wt: (sign, min(W, (|I| + half)
+        >> shift), W as a vector); the address is W -/+ that offset, as in `_addr`."""
+        zero = _const(wt, 0)
+        neg = builder.icmp_signed("<", field, zero)
+        mag = builder.select(neg, builder.sub(zero, field), field)
+        q = builder.ashr(builder.add(mag, _splat(builder, _resize(builder, half, wt.element), wt)),
+                         _splat(builder, _resize(builder, shift, wt.element), wt))
+        Wv = _splat(builder, _resize(builder, W, wt.element), wt)
+        return neg, builder.select(builder.icmp_signed("<", q, Wv), q, Wv), Wv
+
     def _row_ptr(builder, arr, row, elem):
         """Pointer to row `row` of a (n, LANES) array, as a pointer to a <LANES x elem> vector."""
         p = builder.gep(arr.data, [builder.mul(row, ir.Constant(_I64, LANES))])
@@ -160,25 +182,13 @@ if _nb is not None:
             i = _resize(builder, args[2], _I64)
             v32 = _vec(_I32)
             # the register step
-            xp = _row_ptr(builder, x_a, i, _I32)
-            v = builder.load(xp, align=4)
-            v = builder.xor(v, builder.shl(v, _const(v32, 13)))
-            v = builder.xor(v, builder.lshr(v, _const(v32, 17)))
-            v = builder.xor(v, builder.shl(v, _const(v32, 5)))
-            builder.store(v, xp, align=4)
-            u = builder.lshr(v, _const(v32, 8))
+            u = _step_registers(builder, _row_ptr(builder, x_a, i, _I32))
             # the table address, in the field's width (at least 32 bits)
             et = _lltype(context, acc_t.dtype)
             wt = _vec(et if et.width > 32 else _I32)
             field = builder.sext(builder.load(builder.bitcast(acc_a.data, _vec(et).as_pointer()), align=1), wt) \
                 if et.width < wt.element.width else builder.load(builder.bitcast(acc_a.data, _vec(et).as_pointer()), align=1)
-            zero = _const(wt, 0)
-            neg = builder.icmp_signed("<", field, zero)
-            mag = builder.select(neg, builder.sub(zero, field), field)
-            q = builder.ashr(builder.add(mag, _splat(builder, _resize(builder, args[6], wt.element), wt)),
-                             _splat(builder, _resize(builder, args[7], wt.element), wt))
-            Wv = _splat(builder, _resize(builder, args[8], wt.element), wt)
-            q = builder.select(builder.icmp_signed("<", q, Wv), q, Wv)
+            neg, q, _ = _table_offset(builder, field, wt, args[6], args[7], args[8])
             q32 = _resize(builder, q, v32)
             b = builder.load(builder.bitcast(base_a.data, v32.as_pointer()), align=4)
             adr = builder.select(neg, builder.sub(b, q32), builder.add(b, q32))
@@ -223,24 +233,12 @@ if _nb is not None:
             out_a = context.make_array(out_t)(context, builder, args[8])
             i = _resize(builder, args[3], _I64)
             v32 = _vec(_I32)
-            xp = builder.bitcast(builder.gep(x_a.data, [i]), v32.as_pointer())
-            v = builder.load(xp, align=4)
-            v = builder.xor(v, builder.shl(v, _const(v32, 13)))
-            v = builder.xor(v, builder.lshr(v, _const(v32, 17)))
-            v = builder.xor(v, builder.shl(v, _const(v32, 5)))
-            builder.store(v, xp, align=4)
-            u = builder.lshr(v, _const(v32, 8))
+            u = _step_registers(builder, builder.bitcast(builder.gep(x_a.data, [i]), v32.as_pointer()))
             et = _lltype(context, f_t.dtype)
             wt = _vec(et if et.width > 32 else _I32)
             field = builder.load(builder.bitcast(builder.gep(f_a.data, [i]), _vec(et).as_pointer()), align=1)
             field = _resize(builder, field, wt)
-            zero = _const(wt, 0)
-            neg = builder.icmp_signed("<", field, zero)
-            mag = builder.select(neg, builder.sub(zero, field), field)
-            q = builder.ashr(builder.add(mag, _splat(builder, _resize(builder, args[5], wt.element), wt)),
-                             _splat(builder, _resize(builder, args[6], wt.element), wt))
-            Wv = _splat(builder, _resize(builder, args[7], wt.element), wt)
-            q = builder.select(builder.icmp_signed("<", q, Wv), q, Wv)
+            neg, q, Wv = _table_offset(builder, field, wt, args[5], args[6], args[7])
             adr = _resize(builder, builder.select(neg, builder.sub(Wv, q), builder.add(Wv, q)), _vec(_I64))
             thr = ir.Constant(v32, ir.Undefined)
             for lane in range(LANES):
