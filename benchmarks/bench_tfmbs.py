@@ -82,6 +82,20 @@ PAUSE_S = 0.2  # between timed blocks: onnxruntime's own session keeps a worker 
 ROUNDS = 3
 
 
+def interleaved(anchor, ours, runs: int) -> tuple[list[float], list[float]]:
+    """Seconds per call of `anchor()` and `ours()`: ROUNDS alternating blocks of `runs`
+    back-to-back calls, each block after the other side has gone idle (PAUSE_S)."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(ROUNDS):
+        for fn, out in ((anchor, times[0]), (ours, times[1])):
+            time.sleep(PAUSE_S)
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                fn()
+                out.append(time.perf_counter() - t0)
+    return times
+
+
 def _load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
@@ -148,18 +162,8 @@ def figure_b_c(workdir: str, runs: int) -> tuple[str, np.ndarray]:
     print(f"  tsuc.load {t_load * 1e3:.0f} ms (unpacks the PT-5 weights into the integer-product sessions, loads the numba "
           f"kernels); first run {t_first * 1e3:.0f} ms against {statistics.median(steady) * 1e3:.0f} ms for the next ones: "
           f"+{(t_first - statistics.median(steady)) * 1e3:.0f} ms")
-    t_ort, t_tsuc, t_prof = [], [], []
-    for _ in range(ROUNDS):  # blocks of back-to-back runs, alternating, each after the other side has gone idle
-        time.sleep(PAUSE_S)
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            sess.run(None, {name: x})
-            t_ort.append(time.perf_counter() - t0)
-        time.sleep(PAUSE_S)
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            exe.run({name: x})
-            t_tsuc.append(time.perf_counter() - t0)
+    t_ort, t_tsuc = interleaved(lambda: sess.run(None, {name: x}), lambda: exe.run({name: x}), runs)
+    t_prof = []
     for _ in range(runs):
         exe.run({name: x})
         for e in tf:  # recompute every counter of every layer from scratch
@@ -212,18 +216,8 @@ def fused_figures(model: str, workdir: str, sess, name: str, x: np.ndarray, runs
     t_first = time.perf_counter() - t0
     for _ in range(2):
         exe.run({name: x})
-    t_ort, t_fused, t_prof = [], [], []
-    for _ in range(ROUNDS):
-        time.sleep(PAUSE_S)
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            sess.run(None, {name: x})
-            t_ort.append(time.perf_counter() - t0)
-        time.sleep(PAUSE_S)
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            exe.run({name: x})
-            t_fused.append(time.perf_counter() - t0)
+    t_ort, t_fused = interleaved(lambda: sess.run(None, {name: x}), lambda: exe.run({name: x}), runs)
+    t_prof = []
     for _ in range(3):
         exe.run({name: x})
         t0 = time.perf_counter()
