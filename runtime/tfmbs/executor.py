@@ -40,6 +40,7 @@ from tsuc.runtime.tfmbs.layer import CONFIG_VERSION, load_segment  # noqa: F401 
 from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.runtime.tfmbs.options import TfmbsParams
 from tsuc.runtime.tfmbs.schedule import Counters
+from tsuc.runtime.tfmbs.values import Values
 
 
 class TfmbsSegment(SegmentExecutor):
@@ -79,7 +80,7 @@ class TfmbsSegment(SegmentExecutor):
         threads = fastpath.cpu_threads()
         for layer in self.layers:
             if layer.int8_ok() and not layer.plan.may_overflow(self.config):
-                layer.int_products(threads)(np.zeros((layer.plan.k, 1), np.int8))
+                layer.int_products(threads)(np.full((1, layer.plan.k), fastpath.LEVEL_ZERO, np.uint8))
 
     @staticmethod
     def _fused_machine(spec: dict[str, Any], where: str) -> FabricConfig:
@@ -102,6 +103,8 @@ class TfmbsSegment(SegmentExecutor):
         mode = params.get("mode") or "fast"
         products = params.get("products") or "auto"
         if products == "int8":
+            if not kernels.AVAILABLE:
+                raise TsucError("parameter tfmbs.products=int8 needs numba (pip install 'tsuc[tfmbs]')")
             bad = next((layer for layer in self.layers if not layer.int8_ok()), None)
             if bad is not None:
                 raise TsucError(f"parameter tfmbs.products=int8 does not apply to tfmbs layer {bad.plan.name!r} "
@@ -109,7 +112,9 @@ class TfmbsSegment(SegmentExecutor):
         threads = int(params.get("threads") or 0) or fastpath.cpu_threads()
         if self._fused is not None:
             return self._run_fused(feeds, params, mode, products, threads)
-        env: dict[str, np.ndarray] = {f"arg{i}": np.asarray(feeds[n]) for i, n in enumerate(self.spec["inputs"])}
+        env = Values()
+        for i, n in enumerate(self.spec["inputs"]):
+            env[f"arg{i}"] = np.asarray(feeds[n])
         first = self._calls == 0
         fab = self.fabric if mode == "replay" else None
         self._replayed_preload = None
@@ -162,13 +167,17 @@ class TfmbsSegment(SegmentExecutor):
             self._last = self._last()
         return self._last
 
-    def _run_layers(self, env: dict[str, np.ndarray], fab: Fabric | None, products: str, threads: int) -> list[fastrun.CallRecord]:
+    def _run_layers(self, values: Values, fab: Fabric | None, products: str, threads: int) -> list[fastrun.CallRecord]:
         records = []
         for i, layer in enumerate(self.layers):
-            x = env[layer.input]
-            if not layer.accepts(x.shape):
+            shape = values.shape(layer.input)
+            if not layer.accepts(shape):
                 want = "x".join("?" if d < 0 else str(d) for d in layer.in_shape)
-                raise TsucError(f"tfmbs layer {layer.plan.name!r} got an input of shape {x.shape}, compiled for {want}")
+                raise TsucError(f"tfmbs layer {layer.plan.name!r} got an input of shape {shape}, compiled for {want}")
+            if fab is None and products != "blas" and layer.int8_ok() and not layer.plan.may_overflow(self.config):
+                records.append(fastrun.run_int8(layer, values, f"L{i}", threads))
+                continue
+            x = values[layer.input]
             if x.dtype != np.float32:
                 x = x.astype(np.float32)
             if fab is not None:
@@ -178,11 +187,9 @@ class TfmbsSegment(SegmentExecutor):
                 y = layer.shape_output(epilogue(q, layer.scales, s, layer.alpha, layer.bias), layer.out_shape_of(x.shape))
             elif layer.plan.may_overflow(self.config):
                 y, rec = fastrun.run_wrapped(layer, x, self.config, threads, self._blas)
-            elif products != "blas" and layer.int8_ok():
-                y, rec = fastrun.run_int8(layer, x, threads)
             else:
                 y, rec = fastrun.run_blas(layer, x, threads, self._blas)
-            env[f"L{i}"] = y
+            values[f"L{i}"] = y
             records.append(rec)
         return records
 

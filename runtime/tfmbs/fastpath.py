@@ -3,29 +3,30 @@
 A layer's output is fixed bit for bit by the formula in `actquant` (levels q, scale s) and
 the epilogue in `host_ops`: y = float32((sum_p Q_p * wscale[p]) * s (* alpha) + bias) in
 float64, with Q_p = W_trits[p] @ q exact integers. Nothing in it depends on how Q is
-computed, so this module computes it the fastest exact way it can:
+computed, so this module computes it the fastest exact way it can (`fastrun.run_int8`
+strings the pieces together):
 
-- **levels** (`levels_i8`): q = rint(fl64(x / s)) as int8, for act_trits <= 5 (|q| <= 121),
-  in cache-sized chunks spread over threads. No clip is needed: with s = fl(M / L) and
-  M = max|x|, |x| / s <= M / s = L / (1 + d) with |d| <= 2^-53, so fl(|x| / s) < L + 1/2
-  and rint gives at most L. (A float32 quotient with the ties re-divided in float64 was
-  tried: fewer float64 passes, but no faster inside a whole model, where these passes wait
-  on memory, not on arithmetic.)
+- **scale** (`act_scale`): max and min in chunks over threads, unless the value's maker
+  recorded them (`values.Values.extremes`: the fused epilogue does).
+- **levels** (`levels_u8`): q = rint(fl64(x / s)) stored as uint8 q + 128, for act_trits <= 5
+  (|q| <= 121), numba's `kernels.levels_u8` on blocks over threads. No clip is needed: with
+  s = fl(M / L) and M = max|x|, |x| / s <= M / s = L / (1 + d) with |d| <= 2^-53, so
+  fl(|x| / s) < L + 1/2 and rint gives at most L.
 - **products** (`IntProducts`): Q for every weight plane at once, by onnxruntime's 8-bit
-  integer GEMM (`MatMulInteger`, uint8 trits + 1 with zero point 1 against the int8 levels,
-  im2col'ed for a convolution), channel-major. Integer arithmetic in int32: exact while
-  K * 255 * 128 < 2^31, checked (`int8_exact`). Layers that do not qualify (act_trits > 5)
-  take the executor's BLAS path.
-- **epilogue** (`finish`): the float64 steps of `host_ops.epilogue` in place on chunks that
-  stay in L2, spread over threads, written straight into the float32 output (channel-major
-  layers come out NCHW with no transpose). The `+ 0.0` of the formula only changes the sign
-  of a zero, and that sign survives to the output only through a bias entry of -0.0
-  (x + b is x-independent for b != 0, and +0 + +0 == -0 + +0): `finish` skips it unless the
+  integer GEMM (`MatMulInteger`: the uint8 levels, zero point 128, channels-last patches for
+  a convolution, against the int8 trits, which onnxruntime packs once). Integer arithmetic
+  in int32: exact while K * 255 * 128 < 2^31, checked (`int8_exact`). Layers that do not
+  qualify (act_trits > 5, or no numba) take the executor's BLAS path.
+- **epilogue**: numba's `kernels.epilogue_rows` (the int8 path, fused with the layer's post)
+  or `finish` (the BLAS and wrapped paths): the float64 steps of `host_ops.epilogue` on
+  chunks that stay in L2, spread over threads. The `+ 0.0` of the formula only changes the
+  sign of a zero, and that sign survives to the output only through a bias entry of -0.0
+  (x + b is x-independent for b != 0, and +0 + +0 == -0 + +0): both skip it unless the
   layer has such an entry.
 
-numpy releases the GIL in its loops, so the chunks of one step run on all cores; the
-onnxruntime sessions use the same number of intra-op threads and do not spin after a run
-(the next numpy step needs those cores).
+Work is split over threads of one pool (`run_rows`, `run_tasks`): numpy and the numba
+kernels release the GIL, and idle workers sleep. The onnxruntime sessions use the same
+number of intra-op threads and do not spin after a run (the next step needs those cores).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ CHUNK = 1 << 17  # elements per chunk: its float64 scratch (1 MiB) stays in L2
 PARALLEL_TASKS = 4  # fewer tasks than this run on the calling thread: waking a worker costs ~25 us
 INT8_MAX_ACT_TRITS = 5  # L = 121: q + 128 fits in uint8
 INT32_MAX = (1 << 31) - 1
+LEVEL_ZERO = 128  # the products' uint8 zero point: a level q is stored as q + 128
 
 
 def cpu_threads() -> int:
@@ -97,71 +99,67 @@ def run_tasks(tasks: Sequence[Callable[[], None]], threads: int) -> None:
             f.result()  # re-raises a worker's exception
 
 
+SPLIT_MIN = 1 << 16  # elements of work below which a kernel runs on the calling thread alone
+
+
+def run_rows(fn: Callable[[int, int], Any], m: int, work: int, threads: int) -> list[Any]:
+    """fn(m0, m1) over contiguous blocks of rows 0..m, one per thread (at most `threads`,
+    fewer for little `work`: waking a worker costs ~25 us); their results in order."""
+    n = max(1, min(threads, m, work // SPLIT_MIN))
+    if n == 1:
+        return [fn(0, m)]
+    bounds = [m * i // n for i in range(n + 1)]
+    futures = [_pool(cpu_threads()).submit(fn, bounds[i], bounds[i + 1]) for i in range(1, n)]
+    results = [fn(bounds[0], bounds[1])]
+    return results + [f.result() for f in futures]  # re-raises a worker's exception
+
+
 # -- levels ----------------------------------------------------------------------------------
 
 def int8_levels_fit(act_trits: int) -> bool:
     return 1 <= act_trits <= INT8_MAX_ACT_TRITS
 
 
-def levels_i8(x: np.ndarray, act_trits: int, threads: int) -> tuple[np.ndarray, float]:
-    """(int8 levels q of x's shape, scale s), as `actquant.quantize` of float32 x gives them."""
-    if not int8_levels_fit(act_trits):
-        raise TsucError(f"act_trits={act_trits} levels do not fit in 8 bits (at most {INT8_MAX_ACT_TRITS} trits)")
-    flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
-    out = np.empty(flat.shape, np.int8)
+def act_scale(flat: np.ndarray, act_trits: int, threads: int) -> float:
+    """`actquant.act_scale` of float32 `flat`, its max and min taken in chunks over threads."""
     spans = [(a, min(a + CHUNK, flat.size)) for a in range(0, flat.size, CHUNK)]
     if act_trits == 1 or not spans:
-        s = actquant.act_scale(flat, act_trits)  # the mean of act_trits=1 is not chunked: its rounding depends on the order
+        return actquant.act_scale(flat, act_trits)  # the mean of act_trits=1 is not chunked: its rounding depends on the order
+    hi = np.empty(len(spans), np.float32)
+    lo = np.empty(len(spans), np.float32)
+
+    def extremes(i: int, a: int, b: int) -> Callable[[], None]:
+        def run() -> None:
+            hi[i], lo[i] = np.max(flat[a:b]), np.min(flat[a:b])
+        return run
+
+    run_tasks([extremes(i, a, b) for i, (a, b) in enumerate(spans)], threads)
+    return actquant.scale_from_extremes(np.max(hi), np.min(lo), act_trits)  # NaN propagates
+
+
+def levels_u8(flat: np.ndarray, act_trits: int, s: float, threads: int) -> np.ndarray:
+    """uint8 q + 128 of float32 `flat` at scale s, as `actquant.quantize` gives q (numba's
+    `kernels.levels_u8` on blocks over threads; act_trits = 1 is numpy's sign)."""
+    if not int8_levels_fit(act_trits):
+        raise TsucError(f"act_trits={act_trits} levels do not fit in 8 bits (at most {INT8_MAX_ACT_TRITS} trits)")
+    out = np.empty(flat.shape, np.uint8)
+    if act_trits == 1:
+        np.add(np.sign(flat), LEVEL_ZERO, out=out, casting="unsafe")
     else:
-        hi = np.empty(len(spans), np.float32)
-        lo = np.empty(len(spans), np.float32)
-
-        def extremes(i: int, a: int, b: int) -> Callable[[], None]:
-            def run() -> None:
-                hi[i], lo[i] = np.max(flat[a:b]), np.min(flat[a:b])
-            return run
-
-        run_tasks([extremes(i, a, b) for i, (a, b) in enumerate(spans)], threads)
-        s = actquant.scale_from_extremes(np.max(hi), np.min(lo), act_trits)  # NaN propagates
-    s64 = np.float64(s)
-    if act_trits > 1 and kernels.AVAILABLE:
-        with kernels.threads(threads):
-            kernels.levels(flat, s64, out)
-        return out.reshape(x.shape), s
-
-    def task(a: int, b: int) -> Callable[[], None]:
-        def run() -> None:
-            if act_trits == 1:  # q = sign(x)
-                np.sign(flat[a:b], out=out[a:b], casting="unsafe")
-                return
-            buf = scratch(b - a)
-            np.copyto(buf, flat[a:b])  # exact
-            buf /= s64
-            np.rint(buf, out=buf)
-            np.copyto(out[a:b], buf, casting="unsafe")  # |q| <= 121: exact
-        return run
-
-    run_tasks([task(a, b) for a, b in spans], threads)
-    return out.reshape(x.shape), s
+        run_rows(lambda a, b: kernels.levels_u8(flat[a:b], s, out[a:b]), flat.size, flat.size, threads)
+    return out
 
 
-def im2col_t(levels: np.ndarray, conv: dict[str, list[int]], threads: int) -> np.ndarray:
-    """`host_ops.im2col_t` of int8 levels, the copy split by input channel over threads."""
-    kernel, strides, pads, dilations = conv["kernel_shape"], conv["strides"], conv["pads"], conv["dilations"]
-    if tuple(kernel) == (1, 1) and tuple(strides) == (1, 1) and not any(pads):
-        return host_ops.im2col_t(levels, kernel, strides, pads, dilations)  # a view for one image
-    win = host_ops.windows_t(levels, kernel, strides, pads, dilations)
-    out = np.empty(win.shape, levels.dtype)
-    c = win.shape[0]
-    per = max(1, (CHUNK * 8) // max(1, out[0].size))  # about one scratch buffer's bytes per task
+def as_levels(u8: np.ndarray) -> np.ndarray:
+    """int8 q from the stored uint8 q + 128 (a bit flip)."""
+    return (u8 ^ np.uint8(LEVEL_ZERO)).view(np.int8)
 
-    def task(c0: int, c1: int) -> Callable[[], None]:
-        def run() -> None:
-            out[c0:c1] = win[c0:c1]
-        return run
 
-    run_tasks([task(c0, min(c0 + per, c)) for c0 in range(0, c, per)], threads)
-    return out.reshape(c * win.shape[1] * win.shape[2], -1)
+def levels_i8(x: np.ndarray, act_trits: int, threads: int) -> tuple[np.ndarray, float]:
+    """(int8 levels q of x's shape, scale s), as `actquant.quantize` of float32 x gives them."""
+    flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    s = act_scale(flat, act_trits, threads)
+    return as_levels(levels_u8(flat, act_trits, s, threads)).reshape(np.shape(x)), s
 
 
 # -- epilogue --------------------------------------------------------------------------------
@@ -234,32 +232,42 @@ PRODUCTS_WEIGHT = "w"  # the weight initializer of a layer's stored products gra
 
 
 def product_weights(trits: np.ndarray, conv_shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """trits [P, N, K] as the products graph's uint8 weights (trits + 1, zero point 1):
-    [P*N, K], or [P*N, C, KH, KW] for a convolution."""
+    """trits [P, N, K] as uint8 trits + 1 (zero point 1): [P*N, K], or [P*N, C, KH, KW] for a
+    convolution (the fused graph's ConvInteger weights)."""
     P, N, K = trits.shape
     w = (trits.reshape(P * N, K) + np.int8(1)).view(np.uint8)
     return w.reshape(P * N, *conv_shape) if conv_shape is not None else w
 
 
+def row_weights(trits: np.ndarray, conv_shape: tuple[int, int, int] | None = None) -> np.ndarray:
+    """trits [P, N, K] as the products graph's int8 B [K, P*N]. For a convolution
+    (conv_shape = (C, KH, KW)) the rows of B follow the channels-last patches of
+    `kernels.im2col_cl`, (kh, kw, c), instead of the weights' (c, kh, kw)."""
+    P, N, K = trits.shape
+    if conv_shape is None:
+        return np.ascontiguousarray(trits.reshape(P * N, K).T)
+    c, kh, kw = conv_shape
+    return np.ascontiguousarray(trits.reshape(P * N, c, kh, kw).transpose(2, 3, 1, 0).reshape(K, P * N))
+
+
 class IntProducts:
     """One layer's exact integer products on onnxruntime, every weight plane at once:
-    Q [P*N, M] = W [P*N, K] @ X [K, M], channel-major like the fabric's output lanes (for a
-    convolution the stored graph is a ConvInteger: X [B, C, H, W] levels -> Q [B, P*N, OH, OW]).
+    Q [M, P*N] = A [M, K] @ B [K, P*N], rows like the fabric's input rows.
 
-    The graph is the compiler's (`tsuc.targets.tfmbs.emit`, stored per layer in the artifact):
-    `MatMulInteger` with A = the weight trits + 1 as uint8 (zero point 1) and B = the int8
-    levels, im2col'ed for a convolution (`host_ops.im2col_t`; a 1x1 conv of one image needs
-    none). This class only binds the weights (unpacked from the PT-5 stream) and opens the
-    session. uint8 x int8 is what x86 VNNI (vpdpbusd) multiplies in one instruction; without
-    VNNI MLAS uses vpmaddubsw, which saturates a pair of products at 2^15, far above
-    2 * 2 * 121 here. Called with int8 X [K, M] (M any row count: the graph's M is symbolic,
-    so one session serves every batch); returns int32 [P*N, M].
+    The graph is the compiler's (`tsuc.targets.tfmbs.emit.products_model`, stored per layer in
+    the artifact): `MatMulInteger` with A = the levels q + 128 as uint8 (zero point 128; the
+    channels-last patches of a convolution) and B = the weight trits as int8 (`row_weights`,
+    unpacked from the PT-5 stream and bound here; onnxruntime packs a constant B once, at
+    session creation). uint8 x int8 is what x86 VNNI (vpdpbusd) multiplies in one
+    instruction; without VNNI MLAS uses vpmaddubsw, which saturates a pair of products at
+    2^15, far above 2 * 249 here. M is symbolic in the graph, so one session serves every
+    batch; returns int32 [M, P*N].
     """
 
     def __init__(self, model: bytes, weights: np.ndarray, threads: int) -> None:
         import onnxruntime as ort
 
-        k = int(np.prod(weights.shape[1:])) if weights.ndim == 4 else weights.shape[1]
+        k = weights.shape[0]
         if not int8_exact(k):
             raise TsucError(f"a reduction of K={k} could overflow onnxruntime's int32 integer products")
         opts = ort.SessionOptions()
@@ -272,5 +280,5 @@ class IntProducts:
         opts.add_external_initializers([PRODUCTS_WEIGHT], [self._w])
         self._session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {"x": x})[0]
+    def __call__(self, a: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {"x": a})[0]

@@ -1,9 +1,11 @@
 """One layer on the fast path: the fabric's numbers for a whole call at once.
 
 Three ways to get the exact plane products Q_p = sum_j 3^j acc_j (the epilogue is the same
-`fastpath.finish` for all of them):
+formula for all of them: `kernels.epilogue_rows` for the first, `fastpath.finish` for the
+others):
 
-- `run_int8`: onnxruntime's 8-bit integer GEMM on the int8 levels (act_trits <= 5);
+- `run_int8`: onnxruntime's 8-bit integer GEMM on the uint8 levels (act_trits <= 5), on
+  channels-last rows (`values.Values`), the layer's post fused into the epilogue;
 - `run_blas`: one float32 (or float64) BLAS product on the integer levels: exact while every
   partial sum is an integer below 2^24 (else float64, below 2^53);
 - `run_wrapped`, for layers whose accumulators can overflow (`LayerPlan.may_overflow`: K is
@@ -13,7 +15,7 @@ Three ways to get the exact plane products Q_p = sum_j 3^j acc_j (the epilogue i
   `acc_bits` (chunks chained with BIAS_EN wrap to the same value as their sum does), then
   combined with powers of 3 in int64.
 
-Each returns the float32 output and the `CallRecord` the lazy profile needs.
+Each gives the float32 output and the `CallRecord` the lazy profile needs.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from typing import Any
 import numpy as np
 
 from tsuc.runtime.tfmbs import actquant, fastpath, kernels
-from tsuc.runtime.tfmbs.host_ops import im2col_t
+from tsuc.errors import TsucError
+from tsuc.runtime.tfmbs.host_ops import conv_out_hw, im2col_t
 from tsuc.runtime.tfmbs.layer import Layer
 from tsuc.runtime.tfmbs.machine import FabricConfig
+from tsuc.runtime.tfmbs.values import Values
 
 EXACT_F32 = 1 << 24
 
@@ -35,10 +39,18 @@ EXACT_F32 = 1 << 24
 class CallRecord:
     """What `profile()` needs of one layer in the last call."""
 
-    levels: np.ndarray  # the layer input's integer levels (before im2col)
+    stored: Any  # the layer input's integer levels (before im2col), or a function making them on demand
     act_scale: float
     rows: int  # input rows of this call (frames per trit and group)
     replayed: Any = None  # the device model's Counters when the call was replayed
+
+    @property
+    def levels(self) -> np.ndarray:
+        """int8 (int16/int32 beyond 5 trits) levels in the layer input's layout (NCHW for a
+        convolution); the fast path's are made from its uint8 rows here, when a profile asks."""
+        if callable(self.stored):
+            self.stored = self.stored()
+        return self.stored
 
 
 class BlasThreads:
@@ -86,46 +98,65 @@ def finish(layer: Layer, q: np.ndarray, s: float, out_shape: tuple[int, ...], th
     return y
 
 
-def _channel_major(layer: Layer, q: np.ndarray, out_shape: tuple[int, ...]) -> np.ndarray:
-    """[P*N, M] products -> the layout `finish` takes."""
-    P, N = layer.plan.w_planes, layer.plan.n
-    if layer.conv is None:
-        return q.reshape(P, N, -1).transpose(2, 0, 1)
-    return q.reshape(P, N, out_shape[0], -1).transpose(2, 0, 1, 3)
-
-
-def run_int8(layer: Layer, x: np.ndarray, threads: int) -> tuple[np.ndarray, CallRecord]:
-    """Levels, onnxruntime's integer products (`IntProducts`, on the im2col'ed levels for a
-    convolution) and the epilogue, with numba's one-pass kernels where numba is installed."""
-    K = layer.plan.k
-    out_shape = layer.out_shape_of(x.shape)
-    levels, s = fastpath.levels_i8(x, layer.plan.act_trits, threads)
-    if layer.conv is None:
-        cols_t = np.ascontiguousarray(levels.reshape(-1, K).T)  # [K, M]; a view for one row
+def run_int8(layer: Layer, values: Values, out: str, threads: int) -> CallRecord:
+    """The layer on onnxruntime's 8-bit integer products, reading its input from `values` and
+    storing its output there as `out` (channels-last for a convolution, see `Values`):
+    levels (uint8 q + 128), channels-last patches, products, and the fused epilogue with the
+    layer's post (residual add, relu), which also records the output's max and min."""
+    J, P, N, K = layer.plan.act_trits, layer.plan.w_planes, layer.plan.n, layer.plan.k
+    conv = layer.conv
+    if conv is None:
+        x = np.ascontiguousarray(values[layer.input], dtype=np.float32)
     else:
-        cols_t = fastpath.im2col_t(levels, layer.conv, threads)
-    q = layer.int_products(threads)(cols_t)  # [P*N, M], M = B*OH*OW for a convolution
-    y = np.empty(out_shape, np.float32)
-    if kernels.AVAILABLE:
-        with kernels.threads(threads):
-            if layer.conv is None:
-                kernels.epilogue(q.T, layer.scales64, s, layer.alpha, layer.bias64, layer.zero_sign,
-                                 y.reshape(-1, layer.plan.n), channels_first=False)
-            else:
-                b = out_shape[0]
-                kernels.epilogue(q.reshape(q.shape[0], b, -1).transpose(1, 0, 2), layer.scales64, s, layer.alpha, layer.bias64, layer.zero_sign,
-                                 y.reshape(b, layer.plan.n, -1), channels_first=True)
-        return y, CallRecord(levels, s, layer.rows_of(x.shape))
-    P, N = layer.plan.w_planes, layer.plan.n
-    if layer.conv is None:
-        qv = q.reshape(P, N, -1).transpose(2, 0, 1)
-        view = y.reshape(-1, N)
+        x = np.ascontiguousarray(values.channels_last(layer.input), dtype=np.float32)  # [B, H, W, C]
+    flat = x.reshape(-1)
+    ext = values.extremes(layer.input)
+    if J > 1 and ext is not None and flat.size:
+        s = actquant.scale_from_extremes(ext[0], ext[1], J)
+    elif J == 1 and conv is not None:  # a mean: its rounding depends on the order, NCHW's is the formula's
+        s = actquant.act_scale(values[layer.input], J)
     else:
-        qv = q.reshape(P, N, out_shape[0], -1).transpose(2, 0, 1, 3)
-        view = y.reshape(out_shape[0], N, -1)
-    fastpath.finish(qv, layer.scales, s, layer.alpha, layer.bias, view, channels_first=layer.conv is not None,
-                    zero_sign=layer.zero_sign, threads=threads)
-    return y, CallRecord(levels, s, layer.rows_of(x.shape))
+        s = fastpath.act_scale(flat, J, threads)
+    u8 = fastpath.levels_u8(flat, J, s, threads)
+    if conv is None:
+        lead = x.shape[:-1]
+        m = flat.size // K
+        a = u8.reshape(m, K)
+    else:
+        b, h, w, c = x.shape
+        oh, ow = conv_out_hw(h, w, conv["kernel_shape"], conv["strides"], conv["pads"], conv["dilations"])
+        lead = (b, oh, ow)
+        m = b * oh * ow
+        if tuple(conv["kernel_shape"]) == (1, 1) and tuple(conv["strides"]) == (1, 1) and not any(conv["pads"]):
+            a = u8.reshape(m, c)
+        else:
+            a = np.empty((m, K), np.uint8)
+            xq = u8.reshape(x.shape)
+            fastpath.run_rows(lambda m0, m1: kernels.im2col_cl(xq, conv, oh, ow, a, m0, m1), m, m * K, threads)
+    q = layer.int_products(threads)(a) if m else np.zeros((0, P * N), np.int32)
+    residual = None
+    if layer.post_residual is not None:
+        r = values[layer.post_residual] if conv is None else values.channels_last(layer.post_residual)
+        if r.shape != (*lead, N):
+            raise TsucError(f"tfmbs layer {layer.plan.name!r}: its residual {layer.post_residual} has shape {r.shape}, "
+                            f"its output {(*lead, N)}")
+        residual = np.ascontiguousarray(r, dtype=np.float32).reshape(m, N)
+    y = np.empty((m, N), np.float32)
+    ext = fastpath.run_rows(lambda m0, m1: kernels.epilogue_rows(q, layer.scales64, s, layer.alpha, layer.bias64, layer.zero_sign,
+                                                                 residual, layer.post_relu, y, m0, m1), m, m * N * P, threads)
+    if conv is None:
+        values[out] = y.reshape(*lead, N)
+    else:
+        values.set_channels_last(out, y.reshape(*lead, N))
+    if m:
+        values.set_extremes(out, float(np.max([e[0] for e in ext])), float(np.min([e[1] for e in ext])))  # NaN propagates
+    shape = x.shape
+
+    def levels() -> np.ndarray:
+        lv = fastpath.as_levels(u8).reshape(shape)
+        return lv if conv is None else np.ascontiguousarray(lv.transpose(0, 3, 1, 2))
+
+    return CallRecord(levels, s, m if conv is not None else layer.rows_of(shape))
 
 
 def run_blas(layer: Layer, x: np.ndarray, threads: int, blas: BlasThreads) -> tuple[np.ndarray, CallRecord]:

@@ -1,20 +1,27 @@
-"""One-pass numba kernels for the fast path's levels and epilogue (numpy otherwise).
+"""numba kernels of the fast path: levels, channels-last im2col and the fused epilogue.
 
-The numpy fast path (`fastpath.levels_i8`, `fastpath.finish`) makes several passes over
-float64 scratch per chunk; these kernels make one pass per step, on all cores (`prange`),
-with the same float64 operations in the same order, so the bits are the same (the scale's
-max and min stay numpy's: its SIMD max propagates NaN, a numba loop that does is 3x slower):
+Each kernel is serial and releases the GIL (`nogil`); `fastpath.run_rows` splits the rows of
+a call over the cores with Python threads, which sleep when idle. (numba's own `prange`
+runs on an OpenMP pool whose threads spin after every parallel region, and a spinning
+thread halves the speed of the onnxruntime product that runs next.)
 
-- `levels(x, s, out)`: q = rint(fl64(x / s)) as int8. A float64 division costs ~8x a
-  multiplication, so the quotient is first taken as x * (1/s): fl(x * fl(1/s)) is within
-  3 ulp of fl(x / s) (|error| < 1e-13 for |x / s| <= 121.5), so rint of either is the same
-  unless the product lies within 1e-9 of a half-integer: a block with such an element is
-  redone with the division itself.
+- `levels(x, s, out)` (int8) and `levels_u8(x, s, out)` (uint8 q + 128): q = rint(fl64(x / s)).
+  A float64 division costs ~8x a multiplication, so the quotient is first taken as
+  x * (1/s): fl(x * fl(1/s)) is within 3 ulp of fl(x / s) (|error| < 1e-13 for
+  |x / s| <= 121.5), so rint of either is the same unless the product lies within 1e-9 of a
+  half-integer: a block with such an element is redone with the division itself.
   (No fastmath: LLVM must not reassociate or contract anything.)
-- `epilogue_cf(q, ws, s, alpha, bias, zero_sign, out)`: channel-major products q [B, P*N, R]
-  (int32, what ConvInteger returns) -> out [B, N, R] float32, and `epilogue_rows` for
-  q [M, P*N] -> out [M, N]: y = float32((((Q_0 ws_0 (+ 0.0)) + Q_1 ws_1 + ...) * s (* alpha)) + b)
-  in float64, exactly `host_ops.epilogue`'s steps.
+- `im2col_cl(xq, geometry, out, m0, m1)`: rows m0..m1 of the patches of channels-last
+  uint8 levels xq [B, H, W, C]: out[m, (kh*KW + kw)*C + c], padding = 128 (level 0).
+- `epilogue_rows(q, ws, s, alpha, bias, zero_sign, residual, relu, out, m0, m1)`: products
+  q [M, P*N] (int32, plane-major columns) -> out [M, N] float32,
+  y = float32((((Q_0 ws_0 (+ 0.0)) + Q_1 ws_1 + ...) * s (* alpha)) + b) in float64, exactly
+  `host_ops.epilogue`'s steps; then the layer's post: y = float32(y + residual[m, n]),
+  y = max(y, 0) (a NaN or -0.0 stays). Returns the max and min of what it wrote (NaN if it
+  wrote a NaN): the next layer's activation scale needs no pass of its own.
+
+Inner loops run over one contiguous row or block in a function of their own: LLVM then
+vectorises them (a loop bounded by min(n, a + BLOCK) inside the block loop was 3x slower).
 
 Compiled on first use (cached on disk by numba); `warm_up()` compiles them at load time so
 the first run does not pay for it.
@@ -30,6 +37,7 @@ import numpy as np
 
 AVAILABLE = importlib.util.find_spec("numba") is not None  # imported on first use: compiles need not pay for it
 TIE_BAND = 1e-9  # |frac(x * r)| this close to 0.5: decide by the true division
+BLOCK = 1 << 12  # elements per tie check of `levels`
 
 
 @functools.cache
@@ -37,101 +45,122 @@ def _k() -> SimpleNamespace:
     """The compiled kernels (numba imported here, on first use)."""
     import numba
 
-    _jit = numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-    _BLOCK = 1 << 15
+    _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
     @_jit
-    def _levels(x, s, out):  # pragma: no cover - compiled
+    def _levels_block(x, r, out, offset):  # pragma: no cover - compiled
+        near = False
+        for i in range(x.size):  # branch-free over one contiguous block: vectorised
+            d = np.float64(x[i]) * r
+            k = np.rint(d)
+            near |= np.abs(d - k) > 0.5 - TIE_BAND
+            out[i] = np.int32(k) + offset
+        return near
+
+    @_jit
+    def _levels(x, s, out, offset):  # pragma: no cover - compiled
         n = x.size
         r = 1.0 / s
-        blocks = (n + _BLOCK - 1) // _BLOCK
-        for b in numba.prange(blocks):
-            a, e = b * _BLOCK, min(n, (b + 1) * _BLOCK)
-            near = 0
-            for i in range(a, e):  # branch-free: vectorised
-                d = np.float64(x[i]) * r
-                f = d - np.floor(d)
-                near += (f > 0.5 - TIE_BAND) & (f < 0.5 + TIE_BAND)
-                out[i] = np.int8(np.rint(d))
-            if near:  # a quotient close to a tie in this block: the division decides there
+        for a in range(0, n, BLOCK):
+            e = min(n, a + BLOCK)
+            if _levels_block(x[a:e], r, out[a:e], offset):  # a quotient close to a tie: the division decides
                 for i in range(a, e):
-                    out[i] = np.int8(np.rint(np.float64(x[i]) / s))
+                    out[i] = np.int32(np.rint(np.float64(x[i]) / s)) + offset
 
     @_jit
-    def _epilogue_cf(q, ws, s, alpha, use_alpha, bias, zero_sign, out):  # pragma: no cover - compiled
-        B, _, R = q.shape
-        P, N = ws.shape
-        for t in numba.prange(B * N):
-            b = t // N
-            n = t - b * N
-            y = np.empty(R, np.float64)
-            w0 = ws[0, n]
-            for i in range(R):
-                y[i] = np.float64(q[b, n, i]) * w0
-            if zero_sign:
-                for i in range(R):
-                    y[i] = y[i] + 0.0
-            for p in range(1, P):
-                wp = ws[p, n]
-                for i in range(R):
-                    y[i] = y[i] + np.float64(q[b, p * N + n, i]) * wp
-            bn = bias[n]
-            for i in range(R):
-                v = y[i] * s
-                if use_alpha:
-                    v = v * alpha
-                out[b, n, i] = np.float32(v + bn)
+    def _im2col_cl(xq, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, m0, m1):  # pragma: no cover - compiled
+        _, H, W, C = xq.shape
+        per = oh * ow
+        for m in range(m0, m1):
+            b = m // per
+            r = m - b * per
+            y = r // ow
+            x = r - y * ow
+            for i in range(kh):
+                iy = y * sh - ph + i * dh
+                for j in range(kw):
+                    ix = x * sw - pw + j * dw
+                    o = (i * kw + j) * C
+                    if 0 <= iy < H and 0 <= ix < W:
+                        for c in range(C):
+                            out[m, o + c] = xq[b, iy, ix, c]
+                    else:
+                        for c in range(C):
+                            out[m, o + c] = 128
 
     @_jit
-    def _epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, out):  # pragma: no cover - compiled
-        M = q.shape[0]
-        P, N = ws.shape
-        for m in numba.prange(M):
-            y = np.empty(N, np.float64)
-            for n in range(N):
-                y[n] = np.float64(q[m, n]) * ws[0, n]
-            if zero_sign:
-                for n in range(N):
-                    y[n] = y[n] + 0.0
-            for p in range(1, P):
-                for n in range(N):
-                    y[n] = y[n] + np.float64(q[m, p * N + n]) * ws[p, n]
-            for n in range(N):
-                v = y[n] * s
-                if use_alpha:
-                    v = v * alpha
-                out[m, n] = np.float32(v + bias[n])
+    def _epilogue_row1(q, w0, s, bias, residual, use_residual, relu, out):  # pragma: no cover - compiled
+        for n in range(out.size):
+            v32 = np.float32(np.float64(q[n]) * w0[n] * s + bias[n])
+            if use_residual:
+                v32 = v32 + residual[n]
+            if relu and v32 < 0:
+                v32 = np.float32(0.0)
+            out[n] = v32
 
-    return SimpleNamespace(numba=numba, levels=_levels, epilogue_cf=_epilogue_cf, epilogue_rows=_epilogue_rows)
+    @_jit
+    def _epilogue_row(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out):  # pragma: no cover
+        N = out.size
+        P = ws.shape[0]
+        if P == 1 and not zero_sign and not use_alpha:  # the common case in one vectorised pass
+            _epilogue_row1(q, ws[0], s, bias, residual, use_residual, relu, out)
+            return
+        y = np.empty(N, np.float64)
+        for n in range(N):
+            y[n] = np.float64(q[n]) * ws[0, n]
+        if zero_sign:
+            for n in range(N):
+                y[n] = y[n] + 0.0
+        for p in range(1, P):
+            for n in range(N):
+                y[n] = y[n] + np.float64(q[p * N + n]) * ws[p, n]
+        for n in range(N):
+            v = y[n] * s
+            if use_alpha:
+                v = v * alpha
+            v32 = np.float32(v + bias[n])
+            if use_residual:
+                v32 = v32 + residual[n]
+            if relu and v32 < 0:
+                v32 = np.float32(0.0)
+            out[n] = v32
+
+    @_jit
+    def _epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, m0, m1):  # pragma: no cover
+        for m in range(m0, m1):
+            _epilogue_row(q[m], ws, s, alpha, use_alpha, bias, zero_sign, residual[m if use_residual else 0], use_residual,
+                          relu, out[m])
+
+    return SimpleNamespace(levels=_levels, im2col_cl=_im2col_cl, epilogue_rows=_epilogue_rows)
 
 
 def levels(flat: np.ndarray, s: float, out: np.ndarray) -> None:
-    _k().levels(flat, np.float64(s), out)
+    """int8 q of float32 `flat` into `out`."""
+    _k().levels(flat, np.float64(s), out, 0)
 
 
-def epilogue(q: np.ndarray, ws: np.ndarray, s: float, alpha: float, bias: np.ndarray, zero_sign: bool, out: np.ndarray,
-             channels_first: bool) -> None:
-    """out = the float32 epilogue of q ([B, P*N, R] channel-major, or [M, P*N]); ws [P, N]
-    and bias [N] as float64."""
-    fn = _k().epilogue_cf if channels_first else _k().epilogue_rows
-    fn(q, ws, np.float64(s), np.float64(alpha), alpha != 1.0, bias, zero_sign, out)
+def levels_u8(flat: np.ndarray, s: float, out: np.ndarray) -> None:
+    """uint8 q + 128 of float32 `flat` into `out` (the products' zero point is 128)."""
+    _k().levels(flat, np.float64(s), out, 128)
 
 
-class threads:
-    """`with threads(n):` numba's kernels use at most n threads inside."""
+def im2col_cl(xq: np.ndarray, conv: dict[str, list[int]], oh: int, ow: int, out: np.ndarray, m0: int, m1: int) -> None:
+    (kh, kw), (sh, sw), pads, (dh, dw) = conv["kernel_shape"], conv["strides"], conv["pads"], conv["dilations"]
+    _k().im2col_cl(xq, kh, kw, sh, sw, pads[0], pads[1], dh, dw, oh, ow, out, m0, m1)
 
-    def __init__(self, n: int) -> None:
-        self.numba = _k().numba
-        self.n = max(1, min(int(n), self.numba.config.NUMBA_NUM_THREADS))
 
-    def __enter__(self) -> None:
-        self.before = self.numba.get_num_threads()
-        if self.n != self.before:
-            self.numba.set_num_threads(self.n)
+NO_RESIDUAL = np.zeros((1, 1), np.float32)
 
-    def __exit__(self, *exc: object) -> None:
-        if self.n != self.before:
-            self.numba.set_num_threads(self.before)
+
+def epilogue_rows(q: np.ndarray, ws: np.ndarray, s: float, alpha: float, bias: np.ndarray, zero_sign: bool,
+                  residual: np.ndarray | None, relu: bool, out: np.ndarray, m0: int, m1: int) -> tuple[float, float]:
+    """Rows m0..m1 of the fused epilogue (see the module docstring); ws [P, N] and bias [N]
+    float64, residual [M, N] float32 or None. Returns (max, min) of the rows written, by
+    numpy (its SIMD max and min propagate a NaN; a numba reduction does not vectorise)."""
+    _k().epilogue_rows(q, ws, np.float64(s), np.float64(alpha), alpha != 1.0, bias, zero_sign,
+                       NO_RESIDUAL if residual is None else residual, residual is not None, relu, out, m0, m1)
+    part = out[m0:m1]
+    return (float(np.max(part)), float(np.min(part))) if part.size else (-np.inf, np.inf)
 
 
 def warm_up() -> None:
@@ -140,6 +169,9 @@ def warm_up() -> None:
         return
     x = np.array([0.5, -1.0, 2.0], np.float32)
     levels(x, 1.0, np.empty(3, np.int8))
+    levels_u8(x, 1.0, np.empty(3, np.uint8))
+    conv = {"kernel_shape": [1, 1], "strides": [1, 1], "pads": [0, 0, 0, 0], "dilations": [1, 1]}
+    im2col_cl(np.zeros((1, 1, 1, 1), np.uint8), conv, 1, 1, np.empty((1, 1), np.uint8), 0, 1)
     ws, b = np.ones((1, 1), np.float64), np.zeros(1, np.float64)
-    epilogue(np.zeros((1, 1, 2), np.int32), ws, 1.0, 1.0, b, False, np.empty((1, 1, 2), np.float32), True)
-    epilogue(np.zeros((2, 1), np.int32), ws, 1.0, 1.0, b, False, np.empty((2, 1), np.float32), False)
+    for res in (None, np.zeros((2, 1), np.float32)):
+        epilogue_rows(np.zeros((2, 1), np.int32), ws, 1.0, 1.0, b, False, res, False, np.empty((2, 1), np.float32), 0, 2)

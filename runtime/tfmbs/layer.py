@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tsuc.errors import ArtifactError, TsucError
-from tsuc.runtime.tfmbs import fastpath, pt5
+from tsuc.runtime.tfmbs import fastpath, kernels, pt5
 from tsuc.runtime.tfmbs.host_ops import conv_out_hw, im2col
 from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.runtime.tfmbs.schedule import LayerPlan
@@ -40,6 +40,8 @@ class Layer:
     tfds: np.ndarray  # [frames, 11] int64
     weight_sparsity: list[float]
     products: bytes | None = field(default=None, repr=False)  # the stored integer-product graph (int8_exact layers)
+    post_residual: str | None = None  # the value added to the output (float32), if any
+    post_relu: bool = False  # then max(y, 0)
     _trits: np.ndarray | None = field(default=None, repr=False)
     _wmat: np.ndarray | None = field(default=None, repr=False)
     _wabs: np.ndarray | None = field(default=None, repr=False)
@@ -60,15 +62,16 @@ class Layer:
         return self._trits
 
     def int8_ok(self) -> bool:
-        """Can the products run on onnxruntime's 8-bit integer kernels (exactly)?"""
-        return fastpath.int8_levels_fit(self.plan.act_trits) and self.products is not None
+        """Can the layer run on onnxruntime's 8-bit integer products and numba's kernels (exactly)?"""
+        return kernels.AVAILABLE and fastpath.int8_levels_fit(self.plan.act_trits) and self.products is not None
 
     def int_products(self, threads: int) -> fastpath.IntProducts:
         """The layer's onnxruntime session (its stored products graph) for `threads` intra-op
         threads, opened on first use."""
         if threads not in self._int:
             assert self.products is not None
-            self._int[threads] = fastpath.IntProducts(self.products, fastpath.product_weights(self.trits), threads)
+            conv_shape = None if self.conv is None else (self.in_shape[1], *self.conv["kernel_shape"])
+            self._int[threads] = fastpath.IntProducts(self.products, fastpath.row_weights(self.trits, conv_shape), threads)
         return self._int[threads]
 
     def rows_of(self, shape: tuple[int, ...]) -> int:

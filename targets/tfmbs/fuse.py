@@ -51,7 +51,7 @@ from tsuc.runtime.tfmbs.fused import (
 from tsuc.runtime.tfmbs.layer import CONFIG_VERSION
 from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.runtime.tfmbs.schedule import LayerPlan
-from tsuc.targets.tfmbs.emit import external_uint8
+from tsuc.targets.tfmbs.emit import external_initializer
 
 EXACT_F32 = 1 << 24
 MIN_OPSET = 13  # Round (11), Slice/Reshape with inputs, integer Mod; the host parts' own opset if higher
@@ -301,7 +301,7 @@ def _layer(g: _Graph, pre: str, x: str, y: str, e: dict[str, Any], plan: LayerPl
     q = g.node("Cast", [r], q_name, to=TensorProto.INT8)  # |q| <= L <= 121 (see fastpath.levels_i8)
     # -- products
     w = weight_name_of(pre)
-    g.inits.append(external_uint8(w, (P * N, *_conv_wshape(e)) if conv else (plan.k, P * N)))
+    g.inits.append(external_initializer(w, (P * N, *_conv_wshape(e)) if conv else (plan.k, P * N), TensorProto.UINT8))
     x_zero = g.const(f"{pre}.xz", np.int8(0))
     w_zero = g.const(f"{pre}.wz", np.uint8(1))
 

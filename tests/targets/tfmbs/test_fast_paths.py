@@ -1,7 +1,7 @@
 """The fast path's pieces (`runtime/tfmbs/fastpath.py`) and its two product engines.
 
 Every piece is held bit for bit to the plain formula it replaces (`actquant.quantize`,
-`host_ops.epilogue`, `host_ops.im2col_t`, an int64 matmul), including the corners a fast
+`host_ops.epilogue`, `host_ops.im2col`, an int64 matmul), including the corners a fast
 version gets wrong: rounding ties, the extreme level, signed zeros, several weight planes,
 Gemm's alpha, batches, several chunks on several threads. Whole artifacts run with
 `tfmbs.products=int8` and `=blas` and in replay must give identical outputs and counters,
@@ -16,7 +16,7 @@ from onnx import helper
 
 import tsuc
 from tsuc.errors import TsucError
-from tsuc.runtime.tfmbs import actquant, fastpath, host_ops
+from tsuc.runtime.tfmbs import actquant, fastpath, host_ops, kernels
 from tsuc.targets.tfmbs.emit import products_model
 
 from . import reference as ref
@@ -27,8 +27,10 @@ SKIP_KEYS = {"wall_ms", "start_ms", "mode", "closed_form_agrees"}
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    """Chunks of 64 elements, so that small tensors are split into many tasks."""
+    """Chunks of 64 elements and row splits from 16 elements of work, so that small tensors
+    are split into many tasks over threads."""
     monkeypatch.setattr(fastpath, "CHUNK", 64)
+    monkeypatch.setattr(fastpath, "SPLIT_MIN", 16)
 
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> None:
@@ -163,7 +165,7 @@ def test_skipping_the_zero_step_needs_no_negative_zero_bias():
         _same_bits(kept[0], want)
 
 
-# -- im2col and products -----------------------------------------------------------------------
+# -- im2col, products and the fused epilogue ---------------------------------------------------
 
 @pytest.mark.parametrize("conv", [
     {"kernel_shape": [3, 3], "strides": [1, 1], "pads": [1, 1, 1, 1], "dilations": [1, 1]},
@@ -172,12 +174,19 @@ def test_skipping_the_zero_step_needs_no_negative_zero_bias():
     {"kernel_shape": [2, 3], "strides": [2, 1], "pads": [0, 1, 2, 0], "dilations": [2, 1]},
 ])
 @pytest.mark.parametrize("batch", [1, 2])
-def test_im2col_equals_the_plain_one(conv, batch, small_chunks):
+def test_channels_last_patches_equal_the_plain_im2col(conv, batch, small_chunks):
+    """`kernels.im2col_cl` on channels-last uint8 levels is `host_ops.im2col` with each patch
+    reordered (kh, kw, c) and padding stored as level 0 (128)."""
     x = np.random.default_rng(5).integers(-121, 122, (batch, 5, 8, 9)).astype(np.int8)
-    got = fastpath.im2col_t(x, conv, threads=2)
-    want = host_ops.im2col_t(x, conv["kernel_shape"], conv["strides"], conv["pads"], conv["dilations"])
-    assert got.dtype == np.int8
-    np.testing.assert_array_equal(got, want)
+    xq = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).view(np.uint8) ^ np.uint8(128)
+    (kh, kw), c = conv["kernel_shape"], x.shape[1]
+    oh, ow = host_ops.conv_out_hw(8, 9, conv["kernel_shape"], conv["strides"], conv["pads"], conv["dilations"])
+    m = batch * oh * ow
+    got = np.empty((m, kh * kw * c), np.uint8)
+    fastpath.run_rows(lambda m0, m1: kernels.im2col_cl(xq, conv, oh, ow, got, m0, m1), m, m * got.shape[1], 2)
+    want = host_ops.im2col(x, conv["kernel_shape"], conv["strides"], conv["pads"], conv["dilations"])
+    reordered = fastpath.as_levels(got).reshape(m, kh, kw, c).transpose(0, 3, 1, 2).reshape(m, -1)
+    np.testing.assert_array_equal(reordered, want)
 
 
 @pytest.mark.parametrize("P,N,K,M", [(1, 3, 5, 1), (2, 70, 300, 17), (1, 64, 4608, 9)])
@@ -185,19 +194,71 @@ def test_integer_products_are_exact(P, N, K, M):
     rng = np.random.default_rng(K)
     trits = rng.integers(-1, 2, (P, N, K)).astype(np.int8)
     trits[0, 0] = 1  # a row of +1 against the extreme level: the largest possible sum
-    x = rng.integers(-121, 122, (K, M)).astype(np.int8)
-    x[:, 0] = 121
-    got = fastpath.IntProducts(products_model(P * N, K), fastpath.product_weights(trits), threads=2)(x)
-    assert got.dtype == np.int32 and got.shape == (P * N, M)
-    np.testing.assert_array_equal(got, trits.reshape(P * N, K).astype(np.int64) @ x.astype(np.int64))
+    x = rng.integers(-121, 122, (M, K)).astype(np.int8)
+    x[0] = 121
+    a = x.view(np.uint8) ^ np.uint8(fastpath.LEVEL_ZERO)
+    got = fastpath.IntProducts(products_model(P * N, K), fastpath.row_weights(trits), threads=2)(a)
+    assert got.dtype == np.int32 and got.shape == (M, P * N)
+    np.testing.assert_array_equal(got, x.astype(np.int64) @ trits.reshape(P * N, K).T.astype(np.int64))
     assert got[0, 0] == 121 * K
+
+
+def test_conv_weights_follow_the_channels_last_patches():
+    trits = np.random.default_rng(3).integers(-1, 2, (2, 4, 3 * 2 * 5)).astype(np.int8)  # P=2, N=4, C=3, KH=2, KW=5
+    b = fastpath.row_weights(trits, (3, 2, 5))
+    assert b.shape == (30, 8) and b.flags.c_contiguous
+    for k_cl, (i, j, c) in enumerate(np.ndindex(2, 5, 3)):
+        np.testing.assert_array_equal(b[k_cl], trits[:, :, c * 10 + i * 5 + j].reshape(8))
 
 
 def test_int8_exactness_bound():
     assert fastpath.int8_exact(4608) and fastpath.int8_exact(65000)
     assert not fastpath.int8_exact(70000)
     with pytest.raises(TsucError, match="overflow"):
-        fastpath.IntProducts(b"", np.zeros((2, 70000), np.uint8), 1)
+        fastpath.IntProducts(b"", np.zeros((70000, 2), np.int8), 1)
+
+
+@pytest.mark.parametrize("P,alpha,zero_sign", [(1, 1.0, False), (1, 0.75, False), (3, 1.0, False), (2, 1.5, True),
+                                              (1, 1.0, True)])
+@pytest.mark.parametrize("residual,relu", [(False, False), (True, False), (False, True), (True, True)])
+def test_fused_epilogue_is_the_formula_then_the_post(P, alpha, zero_sign, residual, relu, small_chunks):
+    """`kernels.epilogue_rows` == `host_ops.epilogue`, then float32 + residual, then max(., 0),
+    bit for bit (signed zeros included), and its (max, min) are the output's."""
+    rng = np.random.default_rng(P)
+    M, N = 37, 11
+    q = rng.integers(-3000, 3000, (M, P * N)).astype(np.int32)
+    q[0] = 0
+    ws = rng.standard_normal((P, N)).astype(np.float32)
+    ws[0, 1] = -ws[0, 1] if ws[0, 1] > 0 else ws[0, 1]
+    bias = rng.standard_normal(N).astype(np.float32)
+    bias[1] = -0.0 if zero_sign else 0.0  # with q = 0, Q * ws = -0.0: only the + 0.0 step makes it +0.0
+    s = 0.0123
+    res = rng.standard_normal((M, N)).astype(np.float32) if residual else None
+    want = host_ops.epilogue([q[:, p * N:(p + 1) * N] for p in range(P)], ws, s, alpha, bias)
+    if residual:
+        want = want + res
+    if relu:
+        want = np.maximum(want, np.float32(0))
+    got = np.empty((M, N), np.float32)
+    ext = fastpath.run_rows(lambda m0, m1: kernels.epilogue_rows(q, ws.astype(np.float64), s, alpha, bias.astype(np.float64),
+                                                                 fastpath.has_negative_zero(bias), res, relu, got, m0, m1),
+                            M, M * N, 2)
+    assert len(ext) == 2
+    _same_bits(got, want)
+    assert max(e[0] for e in ext) == want.max() and min(e[1] for e in ext) == want.min()
+
+
+def test_values_keep_one_layout_and_convert_on_demand():
+    from tsuc.runtime.tfmbs.values import Values
+
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    v = Values()
+    v.set_channels_last("L0", np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+    assert v.shape("L0") == x.shape and "L0" in v and "L1" not in v
+    np.testing.assert_array_equal(v["L0"], x)
+    v["arg0"] = x
+    np.testing.assert_array_equal(v.channels_last("arg0"), x.transpose(0, 2, 3, 1))
+    assert v.extremes("arg0") is None
 
 
 # -- whole artifacts ---------------------------------------------------------------------------
