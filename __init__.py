@@ -35,11 +35,12 @@ def sweep(model: str, target: str, grid: dict[str, Any], output_dir: str, **kwar
     return _sweep(model, target, grid, output_dir, **kwargs)
 
 
-def load(path: str):
-    """Load a `.tsuc` artifact, verifying it fully before anything runs."""
+def load(path: str, warm: bool = True):
+    """Load a `.tsuc` artifact, verifying it fully before anything runs (and, with `warm`,
+    preparing it so that the first run costs what a later one does)."""
     from tsuc.runtime import load as _load
 
-    return _load(path)
+    return _load(path, warm=warm)
 
 
 def devices():

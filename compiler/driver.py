@@ -253,8 +253,10 @@ def lower(model: Any, targets: Sequence[Target], input_shapes: dict[str, list[in
 
 def compile_model(model: Any, target: Any = "cpu", output: str | None = None, options: dict[str, Any] | None = None,
                   input_shapes: dict[str, list[int]] | None = None, example_inputs: Any = None,
-                  input_format: str | None = None, expose_all: bool = False, command: str | None = None):
-    """Compile and write an artifact; returns the loaded `Executable`.
+                  input_format: str | None = None, expose_all: bool = False, command: str | None = None,
+                  warm: bool = True):
+    """Compile and write an artifact; returns the loaded `Executable` (`warm`: prepared to
+    run, see `tsuc.runtime.load`).
 
     `target`: a name, `"tfmbs,tsu"`, `"tfmbs{w_planes=2},tsu"`, a list of those or `Target`s.
     `options`: `{"tfmbs.w_planes": 2, "reads": 20, "fallback": "error"}` (bare keys when one
@@ -281,8 +283,8 @@ def compile_model(model: Any, target: Any = "cpu", output: str | None = None, op
         os.close(fd)
         try:
             builder.write(path, manifest)
-            return load(path)
+            return load(path, warm=warm)
         finally:
             os.unlink(path)  # the loaded artifact keeps its mmap
     builder.write(output, manifest)
-    return load(output)
+    return load(output, warm=warm)

@@ -34,9 +34,10 @@ class TensorSpec:
         return TensorSpec(str(entry["name"]), str(entry["dtype"]), tuple(entry["shape"]))
 
 
-def load(path: str) -> Executable:
-    """Load and verify an artifact; raises `ArtifactError` with one sentence if it is bad."""
-    return Executable(ArtifactReader.open(path))
+def load(path: str, warm: bool = True) -> Executable:
+    """Load and verify an artifact; raises `ArtifactError` with one sentence if it is bad.
+    `warm`: also prepare every segment so that the first run costs what a later one does."""
+    return Executable(ArtifactReader.open(path), warm=warm)
 
 
 class Executable:
@@ -47,7 +48,7 @@ class Executable:
     never share a device. Run parameters are namespaced by target (`tsu.reads=20`); a bare
     name is accepted when exactly one of the artifact's targets takes it."""
 
-    def __init__(self, artifact: ArtifactReader) -> None:
+    def __init__(self, artifact: ArtifactReader, warm: bool = True) -> None:
         self.artifact = artifact
         self.manifest = artifact.manifest
         path = artifact.path
@@ -61,7 +62,6 @@ class Executable:
         for spec in self.inputs + self.outputs:
             if spec.dtype not in _DTYPES and not _onnx_typed(spec.dtype):
                 raise ArtifactError(f"{path}: signature {spec.name!r} has unsupported dtype {spec.dtype!r}")
-        self.devices: dict[Any, Any] = {}
         self._segments: list[SegmentExecutor] = []
         self.devices: dict[Any, Any] = {}  # device models shared by this executable's segments (never by two executables)
         available = {s.name for s in self.inputs}
@@ -78,6 +78,9 @@ class Executable:
                 raise ArtifactError(f"{path}: segment {seg['name']!r} ({seg['kind']}) is malformed "
                                     f"({type(e).__name__}: {' '.join(str(e).split())[:120]})") from None
         self._param_names = self._declared_params()
+        if warm:
+            for ex in self._segments:
+                ex.warm_up()
         self._profile: dict[str, Any] = {}
         self._last_run: list[tuple[float, float]] | None = None
 

@@ -59,6 +59,11 @@ class SegmentExecutor:
     def run(self, feeds: dict[str, np.ndarray], params: Options) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
+    def warm_up(self) -> None:
+        """Make the first run cost what a later one does (compile or load kernels, open
+        sessions). `load()` calls it after every segment is verified, unless asked not to
+        (`tsuc compile` verifies the artifact it wrote without running it)."""
+
     def profile(self) -> dict[str, Any]:
         """Figures of the last run (numbers, or lists/dicts of numbers); {} if none."""
         return {}

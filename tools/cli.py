@@ -115,7 +115,7 @@ def compile(model: str, target: str, output: str | None, options: tuple[str, ...
                        + [f"--input-shape {s}" for s in input_shapes])
     with _progress(f"compiling {os.path.basename(model)} for {target}"):
         exe = compile_model(model, target=targets, output=out, options=compile_opts, input_shapes=shapes,
-                            input_format=input_format, command=command)
+                            input_format=input_format, command=command, warm=False)
     notes = exe.manifest.get("notes", [])
     for note in notes[:5]:
         click.echo(f"note: {note}", err=True)

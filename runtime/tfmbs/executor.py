@@ -59,7 +59,6 @@ class TfmbsSegment(SegmentExecutor):
             seg = load_segment(spec, artifact, where)
             self.config, self.encoding, self.outputs, self.layers = seg.machine, seg.encoding, seg.outputs, seg.layers
             self.n_inputs = seg.n_inputs
-            self._prepare()
         self._devices = self.devices
         self._device_key = ("tfmbs", tuple(sorted(self.config.to_dict().items())))
         self._blas = fastrun.BlasThreads()
@@ -70,12 +69,14 @@ class TfmbsSegment(SegmentExecutor):
         self._profile_cache: dict[str, Any] | None = None
         self._replayed_preload: Counters | None = None
 
-    def _prepare(self) -> None:
+    def warm_up(self) -> None:
         """Load-time set-up of the default fast path, so the first run costs what a later one
         does: numba's kernels compiled (or read from its cache), and every 8-bit layer's
-        weights unpacked from PT-5 into its onnxruntime session, run once on one zero column
-        (onnxruntime sizes its buffers and packs on a first run). Nothing is computed that a
-        run would reuse as a result."""
+        weights unpacked from PT-5 into its onnxruntime session, run once on one zero row
+        (onnxruntime sizes its buffers on a first run). Nothing is computed that a run would
+        reuse as a result."""
+        if self._fused is not None:
+            return
         kernels.warm_up()
         threads = fastpath.cpu_threads()
         for layer in self.layers:

@@ -41,97 +41,12 @@ BLOCK = 1 << 12  # elements per tie check of `levels`
 
 
 @functools.cache
-def _k() -> SimpleNamespace:
+def _k():
     """The compiled kernels (numba imported here, on first use)."""
-    import numba
+    from tsuc.runtime.tfmbs import kernels_jit
 
-    _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-
-    @_jit
-    def _levels_block(x, r, out, offset):  # pragma: no cover - compiled
-        near = False
-        for i in range(x.size):  # branch-free over one contiguous block: vectorised
-            d = np.float64(x[i]) * r
-            k = np.rint(d)
-            near |= np.abs(d - k) > 0.5 - TIE_BAND
-            out[i] = np.int32(k) + offset
-        return near
-
-    @_jit
-    def _levels(x, s, out, offset):  # pragma: no cover - compiled
-        n = x.size
-        r = 1.0 / s
-        for a in range(0, n, BLOCK):
-            e = min(n, a + BLOCK)
-            if _levels_block(x[a:e], r, out[a:e], offset):  # a quotient close to a tie: the division decides
-                for i in range(a, e):
-                    out[i] = np.int32(np.rint(np.float64(x[i]) / s)) + offset
-
-    @_jit
-    def _im2col_cl(xq, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, m0, m1):  # pragma: no cover - compiled
-        _, H, W, C = xq.shape
-        per = oh * ow
-        for m in range(m0, m1):
-            b = m // per
-            r = m - b * per
-            y = r // ow
-            x = r - y * ow
-            for i in range(kh):
-                iy = y * sh - ph + i * dh
-                for j in range(kw):
-                    ix = x * sw - pw + j * dw
-                    o = (i * kw + j) * C
-                    if 0 <= iy < H and 0 <= ix < W:
-                        for c in range(C):
-                            out[m, o + c] = xq[b, iy, ix, c]
-                    else:
-                        for c in range(C):
-                            out[m, o + c] = 128
-
-    @_jit
-    def _epilogue_row1(q, w0, s, bias, residual, use_residual, relu, out):  # pragma: no cover - compiled
-        for n in range(out.size):
-            v32 = np.float32(np.float64(q[n]) * w0[n] * s + bias[n])
-            if use_residual:
-                v32 = v32 + residual[n]
-            if relu and v32 < 0:
-                v32 = np.float32(0.0)
-            out[n] = v32
-
-    @_jit
-    def _epilogue_row(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out):  # pragma: no cover
-        N = out.size
-        P = ws.shape[0]
-        if P == 1 and not zero_sign and not use_alpha:  # the common case in one vectorised pass
-            _epilogue_row1(q, ws[0], s, bias, residual, use_residual, relu, out)
-            return
-        y = np.empty(N, np.float64)
-        for n in range(N):
-            y[n] = np.float64(q[n]) * ws[0, n]
-        if zero_sign:
-            for n in range(N):
-                y[n] = y[n] + 0.0
-        for p in range(1, P):
-            for n in range(N):
-                y[n] = y[n] + np.float64(q[p * N + n]) * ws[p, n]
-        for n in range(N):
-            v = y[n] * s
-            if use_alpha:
-                v = v * alpha
-            v32 = np.float32(v + bias[n])
-            if use_residual:
-                v32 = v32 + residual[n]
-            if relu and v32 < 0:
-                v32 = np.float32(0.0)
-            out[n] = v32
-
-    @_jit
-    def _epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, m0, m1):  # pragma: no cover
-        for m in range(m0, m1):
-            _epilogue_row(q[m], ws, s, alpha, use_alpha, bias, zero_sign, residual[m if use_residual else 0], use_residual,
-                          relu, out[m])
-
-    return SimpleNamespace(levels=_levels, im2col_cl=_im2col_cl, epilogue_rows=_epilogue_rows)
+    return SimpleNamespace(levels=kernels_jit.levels, im2col_cl=kernels_jit.im2col_cl,
+                           epilogue_rows=kernels_jit.epilogue_rows)
 
 
 def levels(flat: np.ndarray, s: float, out: np.ndarray) -> None:
