@@ -182,6 +182,7 @@ class TfmbsSegment(SegmentExecutor):
                 y, rec = fastrun.run_int8(layer, x, threads)
             else:
                 y, rec = fastrun.run_blas(layer, x, threads, self._blas)
+            y = layer.apply_post(y, env)  # the folded residual Add / Relu (option fold), in every path
             env[f"L{i}"] = y
             records.append(rec)
         return records
