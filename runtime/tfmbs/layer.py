@@ -134,7 +134,7 @@ class Layer:
 
     def apply_post(self, y: np.ndarray, env: dict[str, np.ndarray]) -> np.ndarray:
         """The folded epilogue on the layer's output y (float32): y + residual in float32, then
-        max(y, 0) as np.maximum (-0.0 and NaN stay as they are)."""
+        max(y, 0) as np.maximum (NaN stays NaN, -0.0 becomes +0.0)."""
         if self.post_residual is not None:
             r = env[self.post_residual]
             if r.shape != y.shape:
