@@ -108,6 +108,9 @@ def fold_reason(op: Operation) -> str | None:
         sa, sb, sy = a.type.get_shape(), b.type.get_shape(), op.results[0].type.get_shape()
         if tuple(sa) != tuple(sb) or tuple(sy) != tuple(sa):
             return "the Add broadcasts (its operands' shapes differ)"
+        other = op.operands[1 - i]
+        if isinstance(other, OpResult) and other.owner.name == "onnx.Constant":
+            return "the Add's other operand is a constant (a residual must be a computed tensor)"
     return None
 
 

@@ -261,11 +261,12 @@ class FoldEpilogue(RewritePattern):
         layer = comb.accs[0].owner.telemetry.data["layer"].data
         ws = _constant(self.store, s, f"{layer}.scales.bn", f32)
         bs = _constant(self.store, b, f"{layer}.bias.bn", f32)
-        rewriter.insert_op([ws, bs], InsertPoint.before(comb))
+        rewriter.insert(ws, InsertPoint.before(comb))
+        rewriter.insert(bs, InsertPoint.before(comb))
         k = len(comb.operands)
         comb.operands[k - 2] = ws.results[0]
         comb.operands[k - 1] = bs.results[0]
-        rewriter.replace_op(op, [], [comb.result])
+        rewriter.replace(op, [], [comb.result])
 
     def add(self, op: Operation, rewriter: PatternRewriter) -> None:
         combs = [(i, c) for i, v in enumerate(op.operands) if (c := _single_use_combine(v)) is not None]
@@ -274,17 +275,17 @@ class FoldEpilogue(RewritePattern):
         if len(combs) == 2 and combs[1][1].is_before_in_block(combs[0][1]):
             combs.reverse()
         i, comb = combs[-1]  # the later combine
-        rewriter.replace_op(op, PostOp(comb.result, op.operands[1 - i]))
+        rewriter.replace(op, PostOp(comb.result, op.operands[1 - i]))
 
     def relu(self, op: Operation, rewriter: PatternRewriter) -> None:
         v = op.operands[0]
         if _single_use_combine(v) is not None:
-            rewriter.replace_op(op, PostOp(v, relu=True))
+            rewriter.replace(op, PostOp(v, relu=True))
             return
         owner = v.owner if isinstance(v, OpResult) else None
         if isinstance(owner, PostOp) and owner.relu is None and len(list(v.uses)) == 1:
             owner.attributes["relu"] = UnitAttr()
-            rewriter.replace_op(op, [], [owner.result])
+            rewriter.replace(op, [], [owner.result])
             return
         raise _not_foldable(op, "its input is not the single-use output of a fabric layer or of its residual Add")
 
