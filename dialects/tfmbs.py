@@ -9,6 +9,7 @@ A layer y = x @ W (+ bias) lowered for the fabric (see targets/tfmbs/lower.py) r
     %w      = tfmbs.dma_load %p {bank = "A", addr = ...}  weights placed in Bank A
     %a      = tfmbs.gemv %w, %xj, %zero {tile_mask, telemetry = {...}}    int32 accumulators
     %y      = tfmbs.combine %a..., %s, %wscale, %bias     sum_j 3^j sum_p wscale_p * a, * s + bias
+    %z      = tfmbs.post %y, %r {relu}                     (folded) float32(y + r), then max(., 0)
 
 `tfmbs.gemv` is destination-passing as in the prototype (`%y` is the accumulator it
 starts from) and maps one-to-one onto `linalg.matmul ins(%x, %w) outs(%y)`
@@ -42,6 +43,7 @@ from xdsl.irdl import (
     irdl_op_definition,
     operand_def,
     opt_attr_def,
+    opt_operand_def,
     result_def,
     traits_def,
     var_operand_def,
@@ -387,9 +389,37 @@ class CombineOp(IRDLOperation):
             raise VerifyException(f"tfmbs.combine nchw layout needs a result [B, {n}, OH, OW] with B*OH*OW = {m}")
 
 
+@irdl_op_definition
+class PostOp(IRDLOperation):
+    """Host epilogue after a combine, folded from a residual Add and a Relu (option `fold`):
+    y = input; with a residual y = float32(y + residual); with `relu` y = max(y, 0) (as
+    np.maximum: -0.0 and NaN stay as they are). `input` is the layer's `tfmbs.combine`."""
+
+    name = "tfmbs.post"
+    input = operand_def(TensorType)
+    residual = opt_operand_def(TensorType)
+    result = result_def(TensorType)
+    relu = opt_attr_def(UnitAttr)
+    traits = traits_def(NoMemoryEffect())
+
+    assembly_format = "$input (`,` $residual^)? attr-dict `:` type($input) (`,` type($residual)^)? `->` type($result)"
+
+    def __init__(self, input, residual=None, relu: bool = False) -> None:
+        super().__init__(operands=[input, [residual] if residual is not None else []], result_types=[input.type],
+                         attributes={"relu": UnitAttr()} if relu else {})
+
+    def verify_(self) -> None:
+        if not _is_float_tensor(self.input.type):
+            raise VerifyException("tfmbs.post takes a float tensor")
+        if self.residual is not None and self.residual.type != self.input.type:
+            raise VerifyException("tfmbs.post residual must have its input's type")
+        if self.result.type != self.input.type:
+            raise VerifyException("tfmbs.post result must have its input's type")
+
+
 TFMBS = Dialect(
     "tfmbs",
-    [PackOp, DmaLoadOp, GemvOp, QuantizeOp, Im2ColOp, TritPlaneOp, CombineOp],
+    [PackOp, DmaLoadOp, GemvOp, QuantizeOp, Im2ColOp, TritPlaneOp, CombineOp, PostOp],
     [PT5Type],
 )
 

@@ -190,7 +190,7 @@ class TfmbsSegment(SegmentExecutor):
                 y, rec = fastrun.run_wrapped(layer, x, self.config, threads, self._blas)
             else:
                 y, rec = fastrun.run_blas(layer, x, threads, self._blas)
-            values[f"L{i}"] = y
+            values[f"L{i}"] = layer.apply_post(y, values)  # the folded residual Add / Relu (option fold)
             records.append(rec)
         return records
 

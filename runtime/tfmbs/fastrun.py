@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from tsuc.runtime.tfmbs import actquant, fastpath, kernels
-from tsuc.errors import TsucError
 from tsuc.runtime.tfmbs.host_ops import conv_out_hw, im2col_t
 from tsuc.runtime.tfmbs.layer import Layer
 from tsuc.runtime.tfmbs.machine import FabricConfig
@@ -105,6 +104,7 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int) -> CallRecord
     layer's post (residual add, relu), which also records the output's max and min."""
     J, P, N, K = layer.plan.act_trits, layer.plan.w_planes, layer.plan.n, layer.plan.k
     conv = layer.conv
+    x_shape = values.shape(layer.input)
     if conv is None:
         x = np.ascontiguousarray(values[layer.input], dtype=np.float32)
     else:
@@ -136,10 +136,9 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int) -> CallRecord
     q = layer.int_products(threads)(a) if m else np.zeros((0, P * N), np.int32)
     residual = None
     if layer.post_residual is not None:
+        if values.shape(layer.post_residual) != layer.out_shape_of(x_shape):
+            raise layer.residual_mismatch(values.shape(layer.post_residual), layer.out_shape_of(x_shape))
         r = values[layer.post_residual] if conv is None else values.channels_last(layer.post_residual)
-        if r.shape != (*lead, N):
-            raise TsucError(f"tfmbs layer {layer.plan.name!r}: its residual {layer.post_residual} has shape {r.shape}, "
-                            f"its output {(*lead, N)}")
         residual = np.ascontiguousarray(r, dtype=np.float32).reshape(m, N)
     y = np.empty((m, N), np.float32)
     ext = fastpath.run_rows(lambda m0, m1: kernels.epilogue_rows(q, layer.scales64, s, layer.alpha, layer.bias64, layer.zero_sign,

@@ -17,7 +17,7 @@ thread halves the speed of the onnxruntime product that runs next.)
   q [M, P*N] (int32, plane-major columns) -> out [M, N] float32,
   y = float32((((Q_0 ws_0 (+ 0.0)) + Q_1 ws_1 + ...) * s (* alpha)) + b) in float64, exactly
   `host_ops.epilogue`'s steps; then the layer's post: y = float32(y + residual[m, n]),
-  y = max(y, 0) (a NaN or -0.0 stays). Returns the max and min of what it wrote (NaN if it
+  y = np.maximum(y, 0) (-0.0 becomes +0.0, a NaN stays). Returns the max and min of what it wrote (NaN if it
   wrote a NaN): the next layer's activation scale needs no pass of its own.
 
 Inner loops run over one contiguous row or block in a function of their own: LLVM then

@@ -64,7 +64,7 @@ def epilogue_row1(q, w0, s, bias, residual, use_residual, relu, out):  # pragma:
         v32 = np.float32(np.float64(q[n]) * w0[n] * s + bias[n])
         if use_residual:
             v32 = v32 + residual[n]
-        if relu and v32 < 0:
+        if relu and v32 <= 0:  # np.maximum(y, 0): -0.0 becomes +0.0, a NaN stays
             v32 = np.float32(0.0)
         out[n] = v32
 
@@ -92,7 +92,7 @@ def epilogue_row(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_resi
         v32 = np.float32(v + bias[n])
         if use_residual:
             v32 = v32 + residual[n]
-        if relu and v32 < 0:
+        if relu and v32 <= 0:  # np.maximum(y, 0): -0.0 becomes +0.0, a NaN stays
             v32 = np.float32(0.0)
         out[n] = v32
 

@@ -19,7 +19,8 @@ from tsuc.runtime.tfmbs.host_ops import conv_out_hw, im2col
 from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.runtime.tfmbs.schedule import LayerPlan
 
-CONFIG_VERSION = 2  # 2: TFD program per row (every trit plane, Bank B offsets, lane_mask), -1 for run-time dims
+CONFIG_VERSION = 3  # 2: TFD program per row (every trit plane, Bank B offsets, lane_mask), -1 for run-time dims;
+#                     3: a layer's optional "post" (folded residual Add and Relu)
 
 
 @dataclass
@@ -40,8 +41,8 @@ class Layer:
     tfds: np.ndarray  # [frames, 11] int64
     weight_sparsity: list[float]
     products: bytes | None = field(default=None, repr=False)  # the stored integer-product graph (int8_exact layers)
-    post_residual: str | None = None  # the value added to the output (float32), if any
-    post_relu: bool = False  # then max(y, 0)
+    post_residual: str | None = None  # folded residual Add: the value added to the output (argI or L<j>)
+    post_relu: bool = False  # folded Relu, after the residual
     _trits: np.ndarray | None = field(default=None, repr=False)
     _wmat: np.ndarray | None = field(default=None, repr=False)
     _wabs: np.ndarray | None = field(default=None, repr=False)
@@ -128,6 +129,26 @@ class Layer:
         c = self.conv
         return im2col(levels, c["kernel_shape"], c["strides"], c["pads"], c["dilations"], dtype=dtype)
 
+    @property
+    def has_post(self) -> bool:
+        return self.post_residual is not None or self.post_relu
+
+    def apply_post(self, y: np.ndarray, env: dict[str, np.ndarray]) -> np.ndarray:
+        """The folded epilogue on the layer's output y (float32): y + residual in float32, then
+        max(y, 0) as np.maximum (NaN stays NaN, -0.0 becomes +0.0)."""
+        if self.post_residual is not None:
+            r = env[self.post_residual]
+            if r.shape != y.shape:
+                raise self.residual_mismatch(r.shape, y.shape)
+            y = np.add(y, r, dtype=np.float32)
+        if self.post_relu:
+            y = np.maximum(y, np.float32(0))
+        return y
+
+    def residual_mismatch(self, residual: tuple[int, ...], out: tuple[int, ...]) -> TsucError:
+        return TsucError(f"tfmbs layer {self.plan.name!r} adds a residual of shape {residual} to its output of shape "
+                         f"{out}; the folded Add needs them equal")
+
     def shape_output(self, y: np.ndarray, out_shape: tuple[int, ...]) -> np.ndarray:
         if self.layout == "nchw":
             b, n, oh, ow = out_shape
@@ -167,6 +188,13 @@ def load_segment(spec: dict[str, Any], artifact: Any, where: str) -> SegmentConf
     for i, layer in enumerate(layers):
         if layer.input not in known or (layer.input.startswith("L") and int(layer.input[1:]) >= i):
             raise ArtifactError(f"{where}: layer {layer.plan.name!r} reads {layer.input!r}, which is not available before it")
+        res = layer.post_residual
+        if res is not None:
+            if res not in known or (res.startswith("L") and int(res[1:]) >= i):
+                raise ArtifactError(f"{where}: layer {layer.plan.name!r} adds the residual {res!r}, which is not available "
+                                    f"before it")
+            if res.startswith("L") and layers[int(res[1:])].out_shape != layer.out_shape:
+                raise ArtifactError(f"{where}: layer {layer.plan.name!r} adds the residual {res!r} of another shape")
     if any(o not in known for o in outputs):
         raise ArtifactError(f"{where}: an output names no layer")
     return SegmentConfig(machine, encoding, n_inputs, outputs, layers)
@@ -185,6 +213,12 @@ def load_layer(index: int, e: dict[str, Any], artifact: Any, cfg: FabricConfig, 
                       list(e.get("weight_sparsity", [])))
         if "products" in members:
             layer.products = artifact.bytes(members["products"])
+        post = e.get("post")
+        if post is not None:
+            res = post["residual"]
+            if res is not None and not isinstance(res, str) or not isinstance(post["relu"], bool):
+                raise TypeError("post must be {\"residual\": a value name or null, \"relu\": a bool}")
+            layer.post_residual, layer.post_relu = res, post["relu"]
     except (KeyError, TypeError, ValueError) as err:
         raise ArtifactError(f"{where}: layer {index} entry is malformed ({err})") from None
     plan.check(cfg)

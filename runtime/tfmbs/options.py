@@ -41,6 +41,8 @@ class TfmbsOptions(Options):
     overflow: str = option("error", "a layer whose K exceeds the accumulator range: error (refuse it) or wrap (compile it; "
                                     "its accumulators wrap like the hardware's, flagged in the profile)",
                            choices=("error", "wrap"))
+    fold: bool = option(True, "fold a BatchNormalization, a residual Add and a Relu that follow a fabric layer into its host "
+                              "epilogue")
 
     def fabric_config(self) -> FabricConfig:
         return FabricConfig(tiles=self.tiles, lanes=self.lanes, bank_words=self.bank_words, clock_hz=self.clock_mhz * 1e6,

@@ -251,5 +251,13 @@ def describe_lines(spec: dict[str, Any]) -> list[str]:
             f"{p.name}: N={p.n} K={p.k} w_planes={p.w_planes} act_trits={p.act_trits} | {p.mode} @ word {p.a_base} | "
             f"{len(groups)} group(s) x {len(chunks)} chunk(s), {len(groups) * len(chunks) * p.w_planes * p.act_trits} frames/row, "
             f"tile masks {tiles} | input {rows} | weight sparsity {', '.join(f'{s:.3f}' for s in sparsity)}"
-            + (" | may overflow" if p.may_overflow(cfg) else ""))
+            + (" | may overflow" if p.may_overflow(cfg) else "") + _post_text(e.get("post")))
     return lines
+
+
+def _post_text(post: Any) -> str:
+    """` | + residual L3, relu`: the layer's folded epilogue (host work: no fabric cycles)."""
+    if not isinstance(post, dict):
+        return ""
+    parts = ([f"residual {post['residual']}"] if post.get("residual") else []) + (["relu"] if post.get("relu") else [])
+    return " | + " + ", ".join(parts) if parts else ""

@@ -8,7 +8,8 @@ Per layer the artifact holds (roles `L<i>.<what>` under the segment's folder):
 - `tfds`: the TFD program of one (row, trit plane), int64 [frames, 11] in `TFD_FIELDS` order.
 The config holds the machine, each layer's `LayerPlan` (mode, Bank A base), its shapes, conv
 geometry and alpha, and how values flow: `argI` is the segment's I-th input, `L<i>` the
-output of layer i.
+output of layer i (after its `post`, when a residual Add / Relu was folded into it: `"post":
+{"residual": "argI" | "L<j>" | null, "relu": bool}`).
 """
 
 from __future__ import annotations
@@ -72,7 +73,13 @@ def emit_tfmbs_segment(segment: SegmentOp, ctx: Any, cfg: FabricConfig, encoding
             "weight_sparsity": [round(float(np.count_nonzero(trits[p] == 0)) / trits[p].size, 6) for p in range(plan.w_planes)],
             "members": members,
         })
-        names[comb.result] = tag
+        if layer.post is not None:
+            res = layer.post.residual
+            if res is not None and res not in names:
+                raise TsucError(f"tfmbs layer {layer.name!r} adds a residual that is neither a segment input nor an earlier "
+                                f"layer's output")
+            layers[-1]["post"] = {"residual": names[res] if res is not None else None, "relu": layer.post.relu is not None}
+        names[layer.output] = tag
     yielded = list(segment.body.block.last_op.operands)  # type: ignore[union-attr]
     outputs = []
     for v in yielded:

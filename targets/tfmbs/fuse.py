@@ -14,6 +14,7 @@ host segments (at least one of them `tfmbs`) by ONE `tfmbs` segment whose config
       Q = ConvInteger / MatMulInteger(q, trits + 1 as uint8, zero points 0 and 1)
           every weight plane stacked along the output channels: one product serves all
       y = float32((sum_p float64(Q_p) * ws_p) * s (* alpha) + bias)   in float64 graph ops
+      y = Max(Add(y, residual), 0)    a folded residual Add / Relu (`post`, option fold), float32
 
   Layers whose accumulators can wrap (`acc_bits` below K) multiply trit plane by trit plane
   and wrap each product as integer graph ops, as `fastrun.run_wrapped` does. Each layer also
@@ -263,7 +264,12 @@ def _add_fabric(g: _Graph, k: int, part: dict[str, Any], builder: Any, weights: 
         y = outs.get(tag, f"p{k}/{tag}")
         scales = np.asarray(_array(builder, e["members"]["scales"]), np.float32)
         bias = np.asarray(_array(builder, e["members"]["bias"]), np.float32)
-        _layer(g, f"p{k}/{tag}", x, y, e, LayerPlan.from_json(e["plan"]), cfg, scales, bias, levels_output(k, i))
+        post = e.get("post")
+        y_layer = f"p{k}/{tag}.combined" if post else y
+        _layer(g, f"p{k}/{tag}", x, y_layer, e, LayerPlan.from_json(e["plan"]), cfg, scales, bias, levels_output(k, i))
+        if post:
+            _post(g, f"p{k}/{tag}", y_layer, y, names[post["residual"]] if post["residual"] is not None else None,
+                  bool(post["relu"]))
         weights.append({"name": weight_name(k, i), "part": k, "layer": i})
         g.elem[y] = TensorProto.FLOAT
         names[tag] = y
@@ -342,6 +348,18 @@ def _layer(g: _Graph, pre: str, x: str, y: str, e: dict[str, Any], plan: LayerPl
     b = bias.astype(np.float64).reshape((N, 1, 1) if conv else (N,))
     acc = g.node("Add", [acc, g.const(f"{pre}.bias", b)], f"{pre}.yb")
     g.node("Cast", [acc], y, to=TensorProto.FLOAT)
+
+
+def _post(g: _Graph, pre: str, y_layer: str, y: str, residual: str | None, relu: bool) -> None:
+    """The folded epilogue (`Layer.apply_post`): float32 Add of the residual, then Max with a
+    float32 0 (Max, not Relu: onnxruntime's Relu keeps -0.0, np.maximum and Max give +0.0)."""
+    v = y_layer
+    if residual is not None:
+        if g.elem.get(residual, TensorProto.FLOAT) != TensorProto.FLOAT:
+            residual = g.node("Cast", [residual], f"{pre}.res32", to=TensorProto.FLOAT)
+        v = g.node("Add", [v, residual], y if not relu else f"{pre}.res")
+    if relu:
+        g.node("Max", [v, g.const(f"{pre}.relu0", np.float32(0.0))], y)
 
 
 def _wrapped_products(g: _Graph, pre: str, q: str, plan: LayerPlan, cfg: FabricConfig, product) -> str:

@@ -8,7 +8,9 @@ For each layer y = alpha * rows(x) @ W^T + bias (see `layers.layer_info`) the pa
 - per weight plane: the ternary plane as a constant (blob store, never printed), `tfmbs.pack`
   (PT-5, `encoding`) and `tfmbs.dma_load` into Bank A;
 - one `tfmbs.gemv` per (trit plane j, weight plane p), with `tile_mask` and telemetry;
-- `tfmbs.combine`, the host epilogue (powers of 3, scales, alpha, bias) giving the float output.
+- `tfmbs.combine`, the host epilogue (powers of 3, scales, alpha, bias) giving the float output;
+- then (option `fold`, `FoldEpilogue`) a BatchNormalization after a layer folded into its
+  scales and bias, a residual Add and a Relu after it as one `tfmbs.post`.
 
 Telemetry per gemv: `layer` (the ONNX node name), `sparsity` (zero fraction of that weight
 plane), `tile_mask` (tiles the layer's frames use), `fusion_order` (position of the layer in
@@ -37,20 +39,23 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     StringAttr,
     TensorType,
+    UnitAttr,
     f32,
     f64,
     i64,
 )
 from xdsl.dialects.linalg.ops import FillOp
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Operation, OpResult, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     PatternRewriter,
     PatternRewriteWalker,
     RewritePattern,
 )
+from xdsl.rewriter import InsertPoint
 
-from tsuc.compiler.blobs import BlobStore, blob_store
+from tsuc.compiler.blobs import BlobStore, blob_store, constant_value
+from tsuc.compiler.onnx_export import node_name
 from tsuc.dialects.onnx import op_class
 from tsuc.dialects.tfmbs import (
     CombineOp,
@@ -58,6 +63,7 @@ from tsuc.dialects.tfmbs import (
     GemvOp,
     Im2ColOp,
     PackOp,
+    PostOp,
     QuantizeOp,
     TritPlaneOp,
 )
@@ -66,6 +72,7 @@ from tsuc.errors import TsucError
 from tsuc.compiler.target_config import segment_options, target_segments
 from tsuc.runtime.tfmbs.options import TfmbsOptions
 from tsuc.runtime.tfmbs.schedule import union_tile_mask
+from tsuc.targets.tfmbs.fold import ADD, BN, FOLDABLE, batchnorm_params, fold_batchnorm_params
 from tsuc.targets.tfmbs.layers import LINEAR_OPS, LayerInfo, layer_info
 from tsuc.targets.tfmbs.quantize import quantize_weights
 
@@ -204,6 +211,85 @@ class LowerLinearLayer(RewritePattern):
         return ops, [comb.result]
 
 
+def _single_use_combine(value: SSAValue) -> CombineOp | None:
+    owner = value.owner if isinstance(value, OpResult) else None
+    return owner if isinstance(owner, CombineOp) and len(list(value.uses)) == 1 else None
+
+
+def _not_foldable(op: Operation, why: str) -> TsucError:
+    return TsucError(f"node {node_name(op) or op.name!r} ({op.name.split('.')[1]}) is in a tfmbs segment but cannot be "
+                     f"folded into a fabric layer: {why}")
+
+
+@dataclass
+class FoldEpilogue(RewritePattern):
+    """A BatchNormalization, Add or Relu in a tfmbs segment (the partitioner put it there only
+    when it extends a fabric layer's chain, see `fold.py`), applied in program order after the
+    layers are lowered:
+    - BatchNormalization on a combine: folded into the combine's weight scales and bias
+      (`fold.fold_batchnorm_params`, float64, new blob constants); its uses read the combine;
+    - Add with a single-use combine operand: `tfmbs.post %combine, %other` (both operands
+      single-use combines: the later one in the block, so its residual is computed before it);
+    - Relu on a combine: `tfmbs.post %combine {relu}`; on a post without relu: relu set there.
+    """
+
+    store: BlobStore
+    module: ModuleOp
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if op.name not in FOLDABLE or segment_options(op, TfmbsOptions) is None:
+            return
+        if op.name == BN:
+            self.batchnorm(op, rewriter)
+        elif op.name == ADD:
+            self.add(op, rewriter)
+        else:
+            self.relu(op, rewriter)
+
+    def batchnorm(self, op: Operation, rewriter: PatternRewriter) -> None:
+        comb = _single_use_combine(op.operands[0])
+        if comb is None:
+            raise _not_foldable(op, "its input is not the single-use output of a fabric layer")
+        params = batchnorm_params(op)
+        if isinstance(params, str):
+            raise _not_foldable(op, params)
+        scales, bias = constant_value(comb.w_scales, self.module), constant_value(comb.bias, self.module)
+        n = comb.bias.type.get_shape()[0]
+        if scales is None or bias is None or any(np.asarray(p).size != n for p in params[:4]):
+            raise _not_foldable(op, "its parameters do not have one value per output channel of the layer")
+        s, b = fold_batchnorm_params(scales, bias, *params)
+        layer = comb.accs[0].owner.telemetry.data["layer"].data
+        ws = _constant(self.store, s, f"{layer}.scales.bn", f32)
+        bs = _constant(self.store, b, f"{layer}.bias.bn", f32)
+        rewriter.insert(ws, InsertPoint.before(comb))
+        rewriter.insert(bs, InsertPoint.before(comb))
+        k = len(comb.operands)
+        comb.operands[k - 2] = ws.results[0]
+        comb.operands[k - 1] = bs.results[0]
+        rewriter.replace(op, [], [comb.result])
+
+    def add(self, op: Operation, rewriter: PatternRewriter) -> None:
+        combs = [(i, c) for i, v in enumerate(op.operands) if (c := _single_use_combine(v)) is not None]
+        if not combs:
+            raise _not_foldable(op, "neither operand is the single-use output of a fabric layer")
+        if len(combs) == 2 and combs[1][1].is_before_in_block(combs[0][1]):
+            combs.reverse()
+        i, comb = combs[-1]  # the later combine
+        rewriter.replace(op, PostOp(comb.result, op.operands[1 - i]))
+
+    def relu(self, op: Operation, rewriter: PatternRewriter) -> None:
+        v = op.operands[0]
+        if _single_use_combine(v) is not None:
+            rewriter.replace(op, PostOp(v, relu=True))
+            return
+        owner = v.owner if isinstance(v, OpResult) else None
+        if isinstance(owner, PostOp) and owner.relu is None and len(list(v.uses)) == 1:
+            owner.attributes["relu"] = UnitAttr()
+            rewriter.replace(op, [], [owner.result])
+            return
+        raise _not_foldable(op, "its input is not the single-use output of a fabric layer or of its residual Add")
+
+
 def fill_fusion_telemetry(segment: SegmentOp) -> None:
     """Set fusion_order / fusion_sparsity of every gemv from the segment's frame program."""
     gemvs = [op for op in segment.body.block.ops if isinstance(op, GemvOp)]
@@ -238,6 +324,7 @@ class LowerToTfmbsPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         pattern = LowerLinearLayer(blob_store(op), op)
         PatternRewriteWalker(pattern, apply_recursively=False).rewrite_module(op)
+        PatternRewriteWalker(FoldEpilogue(blob_store(op), op), apply_recursively=False).rewrite_module(op)
         for seg in target_segments(op, TARGET):
             _drop_dead_constants(seg)
             fill_fusion_telemetry(seg)

@@ -3,7 +3,8 @@
 `tfmbs-lower` produces, per layer, one `tfmbs.combine` fed by `act_trits * w_planes`
 `tfmbs.gemv`s; each gemv reads a `tfmbs.dma_load` of a `tfmbs.pack` of a constant weight
 plane and a `tfmbs.trit_plane` of the layer's `tfmbs.quantize` (through `tfmbs.im2col` for
-Conv). `segment_layers` recovers that structure and checks it, so a hand-written or
+Conv), and possibly one `tfmbs.post` (the folded residual Add / Relu) reads the combine.
+`segment_layers` recovers that structure and checks it, so a hand-written or
 half-lowered segment fails with a sentence naming the op instead of a KeyError later.
 """
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from xdsl.ir import Operation, OpResult, SSAValue
 
-from tsuc.dialects.tfmbs import CombineOp, DmaLoadOp, GemvOp, Im2ColOp, PackOp, QuantizeOp, TritPlaneOp
+from tsuc.dialects.tfmbs import CombineOp, DmaLoadOp, GemvOp, Im2ColOp, PackOp, PostOp, QuantizeOp, TritPlaneOp
 from tsuc.dialects.tsuc import SegmentOp
 from tsuc.errors import TsucError
 
@@ -29,6 +30,12 @@ class LoweredLayer:
     planes: list[TritPlaneOp]  # per trit
     quantize: QuantizeOp
     im2col: Im2ColOp | None
+    post: PostOp | None = None  # the folded residual Add / Relu after the combine (option fold)
+
+    @property
+    def output(self) -> SSAValue:
+        """The layer's output value: the post's result when there is one, else the combine's."""
+        return self.post.result if self.post is not None else self.combine.result
 
     @property
     def name(self) -> str:
@@ -102,7 +109,9 @@ def layer_of(combine: CombineOp) -> LoweredLayer:
         raise TsucError("the trit planes and scale of a tfmbs.combine must come from one tfmbs.quantize")
     if quantize.act_trits.value.data != J:
         raise TsucError("tfmbs.quantize and tfmbs.combine disagree on act_trits")
-    return LoweredLayer(combine, gemvs, loads, packs, planes, quantize, im2col)
+    uses = [u.operation for u in combine.result.uses]
+    post = uses[0] if len(uses) == 1 and isinstance(uses[0], PostOp) and uses[0].input is combine.result else None
+    return LoweredLayer(combine, gemvs, loads, packs, planes, quantize, im2col, post)
 
 
 def segment_layers(segment: SegmentOp) -> list[LoweredLayer]:

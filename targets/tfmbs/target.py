@@ -1,5 +1,9 @@
 """The `tfmbs` target: Gemm/MatMul/Conv with constant weights as ternary GEMV frames.
 
+With the option `fold` (default on), a BatchNormalization, a residual Add and a Relu that
+directly extend a fabric layer go to the fabric segment too (`fold.py`) and are folded into
+the layer's host epilogue by tfmbs-lower.
+
 Pipeline after partitioning: tfmbs-lower (quantise weights, activations as trit planes, gemv
 per plane) -> tfmbs-allocate (Bank A placement, residency, frame schedules); both read the
 options from each segment's `#tsuc.target<"tfmbs", ...>`. View `linalg`: tfmbs-to-linalg ->
@@ -15,6 +19,7 @@ from typing import Any
 
 from tsuc.runtime.tfmbs.options import TfmbsOptions
 from tsuc.targets.base import Target
+from tsuc.targets.tfmbs.fold import FOLDABLE, fold_reason
 from tsuc.targets.tfmbs.layers import layer_info
 
 
@@ -27,9 +32,16 @@ class TfmbsTarget(Target):
     # -- partitioning ------------------------------------------------------------------------
 
     def supports(self, op) -> bool:
+        if op.name in FOLDABLE:  # not in `accelerates`: an unfolded Relu is no missed fabric op
+            return bool(self.options.fold) and fold_reason(op) is None
         return not isinstance(layer_info(op), str)
 
     def unsupported_reason(self, op) -> str:
+        if op.name in FOLDABLE:
+            if not self.options.fold:
+                return f"{op.name.split('.')[1]} folds into a fabric layer only with the option fold=true"
+            why = fold_reason(op)
+            return f"it is not folded into a fabric layer: {why}" if why else "supported"
         reason = layer_info(op)
         return reason if isinstance(reason, str) else "supported"
 

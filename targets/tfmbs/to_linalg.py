@@ -10,7 +10,8 @@ pass dropped. The host ops around it are spelled out too, so the whole segment i
 - `tfmbs.trit_plane` j: t = ((floor((q + (3^j-1)/2) / 3^j) + 1) mod 3) - 1, elementwise;
 - `tfmbs.im2col`: `tensor.pad` + a 6-D `linalg.generic` gather + `tensor.collapse_shape`;
 - `tfmbs.combine`: sum_j 3^j acc, times the plane scales, the activation scale, alpha, plus
-  bias, then `tensor.expand_shape` (and `linalg.transpose` to NCHW for convolutions).
+  bias, then `tensor.expand_shape` (and `linalg.transpose` to NCHW for convolutions);
+- `tfmbs.post` (a folded residual Add / Relu): an elementwise `arith.addf` / `arith.maximumf`.
 Weight constants become `arith.constant dense_resource<...>` (still never printed inline).
 
 The pass is a view for `tsuc compile --emit=linalg`; emission always uses the tfmbs form,
@@ -60,6 +61,7 @@ from tsuc.dialects.tfmbs import (
     GemvOp,
     Im2ColOp,
     PackOp,
+    PostOp,
     QuantizeOp,
     TritPlaneOp,
 )
@@ -457,6 +459,39 @@ class CombineToLinalg(RewritePattern):
         return ops + [c, div], [div.result]
 
 
+class PostToLinalg(RewritePattern):
+    """tfmbs.post -> one elementwise linalg.generic: arith.addf of the residual, then
+    arith.maximumf with 0 (NaN stays NaN, -0.0 becomes +0.0, as np.maximum)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: PostOp, rewriter: PatternRewriter) -> None:
+        if op.residual is None and op.relu is None:
+            rewriter.replace(op, [], [op.input])
+            return
+        shape = op.result.type.get_shape()
+        elem = _elem(op.result.type)
+        inputs = [op.input] + ([op.residual] if op.residual is not None else [])
+
+        def body(a):
+            ops: list[Operation] = []
+            y = a[0]
+            if op.residual is not None:
+                add = arith.AddfOp(a[0], a[1])
+                ops.append(add)
+                y = add.result
+            if op.relu is not None:
+                zero = _cf(0.0, elem)
+                mx = arith.MaximumfOp(y, zero.result)
+                ops += [zero, mx]
+                y = mx.result
+            return ops, y
+
+        init_ops = _empty_like(shape, elem, op.input)
+        ident = AffineMap.identity(len(shape))
+        g = _generic(inputs, init_ops[-1].results[0], [ident] * (len(inputs) + 1), 0, len(shape), body)
+        rewriter.replace(op, init_ops + [g], [g.results[0]])
+
+
 @dataclass(frozen=True)
 class TfmbsToLinalgPass(ModulePass):
     """Lower every tfmbs op to upstream linalg/tensor/arith/math (see the module docstring)."""
@@ -468,7 +503,7 @@ class TfmbsToLinalgPass(ModulePass):
             if seg not in _TFMBS_FORM:
                 _TFMBS_FORM[seg] = seg.clone()
         patterns = [GemvToMatmul(), DmaLoadToValue(), QuantizeToLinalg(), TritPlaneToLinalg(), Im2ColToLinalg(),
-                    CombineToLinalg(), OnnxConstantToArith()]
+                    CombineToLinalg(), PostToLinalg(), OnnxConstantToArith()]
         PatternRewriteWalker(GreedyRewritePatternApplier(patterns), apply_recursively=False).rewrite_module(op)
         PatternRewriteWalker(DropPack()).rewrite_module(op)
 

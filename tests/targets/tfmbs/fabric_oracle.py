@@ -202,6 +202,7 @@ class _Layer:
         self.name, self.n, self.k = plan["name"], plan["n"], plan["k"]
         self.P, self.J, self.mode, self.a_base = plan["w_planes"], plan["act_trits"], plan["mode"], plan["a_base"]
         self.input, self.layout, self.conv, self.alpha = entry["input"], entry["layout"], entry["conv"], entry["alpha"]
+        self.post = entry.get("post")  # a folded residual Add / Relu: host work after the layer
         m = entry["members"]
         self.trits = unpack_pt5(arrays[m["weights"]], self.P * self.n * self.k, encoding).reshape(self.P, self.n, self.k)
         self.scales, self.bias, self.tfds = arrays[m["scales"]], arrays[m["bias"]], arrays[m["tfds"]]
@@ -351,7 +352,12 @@ class OracleModel:
         for i, layer in enumerate(layers):
             saved = fab.overflow  # a layer reports the overflow bits it sets itself
             fab.overflow = [[False] * fab.lanes for _ in range(fab.tiles)]
-            env[f"L{i}"] = run_layer(fab, layer, env[layer.input], bank)
+            y = run_layer(fab, layer, env[layer.input], bank)
+            if layer.post is not None and layer.post["residual"] is not None:
+                y = ref.add(y, env[layer.post["residual"]])
+            if layer.post is not None and layer.post["relu"]:
+                y = ref.relu(y)
+            env[f"L{i}"] = y
             now = fab.snapshot()
             prof["layers"].append(counters_between(mark, now))
             flags |= prof["layers"][-1]["overflow_flags"]

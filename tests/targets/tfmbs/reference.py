@@ -22,6 +22,11 @@ in `tsuc.runtime.tfmbs.actquant`; this file writes it out again on its own):
 4. host, in integers: A[m, p, n] = sum_j 3^j acc[m, p, j, n] (int64);
 5. host, in float64: y = sum_p A[p] * scales[p] (planes in order p = 0, 1, ...), then
    y = float32(y * s + b) (Gemm: y = float32(y * s * alpha + b) with b = float32(beta * C)).
+
+With the option `fold`, a BatchNormalization after a layer is folded into its weight scales
+and bias at compile time (per output channel n, in float64: g = gamma / sqrt(var + eps),
+scales[p, n] *= g, b = (b - mean) * g + beta, each rounded once to float32), and a residual
+Add and a Relu after it run on the layer's float32 output: y = float32(y + r), y = max(y, 0).
 """
 
 from __future__ import annotations
@@ -173,3 +178,43 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, strides
     trits, scales = quantize_weights(np.asarray(w, dtype=np.float32).reshape(n, -1), quant, w_planes)
     y = linear_quantized(cols, trits, scales, b, act_trits, act_from=x)
     return y.reshape(x.shape[0], oh, ow, n).transpose(0, 3, 1, 2).copy()
+
+
+# -- the folded epilogue (option fold) -------------------------------------------------------------
+
+def fold_batchnorm(scales: np.ndarray, bias: np.ndarray | None, gamma, beta, mean, var, eps: float):
+    """(scales [P, N], bias [N]) as float32 with an inference BatchNormalization folded in,
+    channel by channel in float64."""
+    planes, n = scales.shape
+    new_scales = np.zeros((planes, n), dtype=np.float32)
+    new_bias = np.zeros(n, dtype=np.float32)
+    for c in range(n):
+        g = np.float64(gamma[c]) / np.sqrt(np.float64(var[c]) + np.float64(eps))
+        for p in range(planes):
+            new_scales[p, c] = np.float32(np.float64(scales[p, c]) * g)
+        b = np.float64(bias[c]) if bias is not None else np.float64(0.0)
+        new_bias[c] = np.float32((b - np.float64(mean[c])) * g + np.float64(beta[c]))
+    return new_scales, new_bias
+
+
+def conv2d_bn(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, bn, eps: float, *, strides=(1, 1), pads=(0, 0, 0, 0),
+              dilations=(1, 1), quant: str = "twn", w_planes: int = 1, act_trits: int = 5) -> np.ndarray:
+    """ONNX Conv followed by BatchNormalization (gamma, beta, mean, var), folded: y[B, N, OH, OW]."""
+    x = np.asarray(x, dtype=np.float32)
+    n = w.shape[0]
+    cols, oh, ow = im2col(x, w.shape[2], w.shape[3], strides, pads, dilations)
+    trits, scales = quantize_weights(np.asarray(w, dtype=np.float32).reshape(n, -1), quant, w_planes)
+    scales, bias = fold_batchnorm(scales, b, *bn, eps)
+    y = linear_quantized(cols, trits, scales, bias, act_trits, act_from=x)
+    return y.reshape(x.shape[0], oh, ow, n).transpose(0, 3, 1, 2).copy()
+
+
+def add(y: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """The folded residual Add: the float32 sum (exact in float64, rounded once)."""
+    assert y.shape == r.shape and y.dtype == np.float32 and r.dtype == np.float32
+    return (y.astype(np.float64) + r.astype(np.float64)).astype(np.float32)
+
+
+def relu(y: np.ndarray) -> np.ndarray:
+    """The folded Relu as np.maximum(y, 0) computes it: NaN stays NaN, -0.0 becomes +0.0."""
+    return np.where(np.isnan(y) | (y > 0), y, np.float32(0.0)).astype(np.float32)

@@ -322,3 +322,16 @@ def test_product_parameters_are_checked(tmp_path):
         exe.run({"x": x}, products="gpu")
     with pytest.raises(TsucError, match="tfmbs.threads=-1"):
         exe.run({"x": x}, threads=-1)
+
+
+def test_fused_relu_of_an_underflowed_negative_is_plus_zero():
+    """A tiny negative result rounds to -0.0 in float32; the folded Relu is np.maximum(y, 0),
+    which gives +0.0 there (a kernel testing y < 0 would keep -0.0)."""
+    q = np.array([[-1, 1]], np.int32)
+    ws, bias = np.ones((1, 2)), np.zeros(2)
+    got = np.empty((1, 2), np.float32)
+    kernels.epilogue_rows(q, ws, 1e-50, 1.0, bias, False, None, False, got, 0, 1)
+    assert np.signbit(got[0, 0]) and got[0, 0] == 0  # the case exists
+    kernels.epilogue_rows(q, ws, 1e-50, 1.0, bias, False, None, True, got, 0, 1)
+    _same_bits(got, np.maximum(np.array([[-0.0, 0.0]], np.float32), np.float32(0)))
+    assert not np.signbit(got[0, 0])

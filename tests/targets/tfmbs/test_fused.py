@@ -66,8 +66,9 @@ def _fused_and_plain(model, x, tmp_path, **options):
 W_CASES = [{}, {"w_planes": 2}, {"w_planes": 3, "act_trits": 3}]
 
 
+@pytest.mark.parametrize("fold", [True, False], ids=["folded", "host-relu"])
 @pytest.mark.parametrize("options", W_CASES)
-def test_gemm_relu_gemm_equals_the_reference(options, tmp_path):
+def test_gemm_relu_gemm_equals_the_reference(options, fold, tmp_path):
     w1, b1, w2 = rand((48, 40), 1), rand((48,), 2), rand((10, 48), 3)
     model = one_graph_model([helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], transB=1),
                              helper.make_node("Relu", ["h"], ["r"]),
@@ -76,7 +77,7 @@ def test_gemm_relu_gemm_equals_the_reference(options, tmp_path):
     opts = {"quant": "twn", "w_planes": options.get("w_planes", 1), "act_trits": options.get("act_trits", 5)}
     for batch in (1, 6):  # a dynamic batch: one graph serves both
         x = rand((batch, 40), 4 + batch)
-        _, y = _fused_and_plain(model, x, tmp_path, **options)
+        _, y = _fused_and_plain(model, x, tmp_path, fold=fold, **options)
         h = np.maximum(ref.gemm(x, w1, b1, trans_b=1, **opts), np.float32(0))  # ReLU-sparse input of the second layer
         assert (h == 0).mean() > 0.2
         np.testing.assert_array_equal(y, ref.gemm(h, w2, None, trans_b=1, alpha=0.75, **opts))
@@ -91,9 +92,11 @@ def test_matmul_on_a_3d_input_equals_the_reference(tmp_path):
     np.testing.assert_array_equal(exe.run({"x": x})["y"], ref.matmul(x, w))
 
 
+@pytest.mark.parametrize("fold", [True, False], ids=["folded", "host-epilogue"])
 @pytest.mark.parametrize("options", W_CASES)
-def test_residual_conv_block_equals_the_reference(options, tmp_path):
-    """Conv -> Relu -> Conv (stride 2 / padded) -> Add(1x1 conv shortcut) -> Relu, dynamic batch."""
+def test_residual_conv_block_equals_the_reference(options, fold, tmp_path):
+    """Conv -> Relu -> Conv (stride 2 / padded) -> Add(1x1 conv shortcut) -> Relu, dynamic batch
+    (folded: the shortcut conv, the later layer, takes the Add with the strided conv as residual)."""
     w1, b1 = rand((6, 4, 3, 3), 11), rand((6,), 12)
     w2 = rand((8, 6, 3, 3), 13)
     ws = rand((8, 4, 1, 1), 14)
@@ -107,12 +110,14 @@ def test_residual_conv_block_equals_the_reference(options, tmp_path):
     opts = {"quant": "twn", "w_planes": options.get("w_planes", 1), "act_trits": options.get("act_trits", 5)}
     for batch in (1, 3):
         x = rand((batch, 4, 9, 9), 15 + batch)
-        exe, y = _fused_and_plain(model, x, tmp_path, **options)
+        exe, y = _fused_and_plain(model, x, tmp_path, fold=fold, **options)
         r1 = np.maximum(ref.conv2d(x, w1, b1, pads=(1, 1, 1, 1), **opts), np.float32(0))
         c2 = ref.conv2d(r1, w2, None, pads=(1, 1, 1, 1), strides=(2, 2), **opts)
         sc = ref.conv2d(x, ws, None, strides=(2, 2), **opts)
         np.testing.assert_array_equal(y, np.maximum(c2 + sc, np.float32(0)))
     assert len(exe.executors[0].layers) == 3
+    posts = [e.get("post") for e in exe.manifest["segments"][0]["config"]["layers"]]
+    assert posts == ([{"residual": None, "relu": True}, None, {"residual": "L1", "relu": True}] if fold else [None] * 3)
 
 
 def test_a_layer_that_overflows_wraps_like_the_reference(tmp_path):
@@ -197,6 +202,7 @@ def test_runs_that_cannot_be_fused_stay_per_layer(tmp_path):
                             {"w": w}, [2, 10], [2, 6])
     cases = ({"act_trits": 1, "fuse": True}, {"act_trits": 7, "fuse": True}, {"fuse": False}, {})  # {}: the default
     for options in cases:
+        options = {**options, "fold": False}  # the Relu stays a host segment
         exe = tsuc.compile(model, target="tfmbs", output=str(tmp_path / "nf.tsuc"), options=options)
         assert _kinds(exe) == ["tfmbs", "onnx"], options
         x = rand((2, 10), 72)

@@ -7,7 +7,7 @@ ir = pytest.importorskip("torch_mlir.ir", reason="upstream MLIR bindings need `p
 
 from tsuc.compiler.driver import lower, print_ir  # noqa: E402
 from tsuc.targets.registry import get_target  # noqa: E402
-from tests.targets.tfmbs.models import one_graph_model as _model, rand as _rand  # noqa: E402
+from tests.targets.tfmbs.models import one_graph_model as _model, rand as _rand, resnet_block  # noqa: E402
 
 
 MODELS = {
@@ -82,10 +82,13 @@ def _torch_mlir_opt():
 
 
 PIPE_MODELS = {
-    # ReLU between the layers: two fabric segments, a host segment between them (dropped from the view)
+    # ReLU between the layers, not folded: two fabric segments, a host segment between them (dropped from the view)
     "mlp_relu_dynamic": (_model([helper.make_node("Gemm", ["x", "w1"], ["h"], transB=1, name="fc1"), helper.make_node("Relu", ["h"], ["r"]),
                                  helper.make_node("Gemm", ["r", "w2"], ["y"], transB=1, name="fc2")],
-                                {"w1": _rand((16, 8), 5), "w2": _rand((4, 16), 6)}, ["b", 8], ["b", 4]), ["--option", "act_trits=1"], 2),
+                                {"w1": _rand((16, 8), 5), "w2": _rand((4, 16), 6)}, ["b", 8], ["b", 4]),
+                         ["--option", "act_trits=1", "--option", "fold=false"], 2),
+    # a ResNet downsample block, BN folded, residual Add and Relu as tfmbs.post: one function
+    "resnet_block_dynamic": (resnet_block(out_channels=12, batch=None)[0], [], 1),
     "conv_dynamic_batch": (_model([helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], name="c")],
                                   {"w": _rand((6, 3, 3, 3), 1), "b": _rand((6,), 2)}, ["n", 3, 7, 7], ["n", 6, 7, 7]),
                            ["--option", "w_planes=2", "--option", "act_trits=2"], 1),
@@ -114,3 +117,5 @@ def test_cli_emit_linalg_pipes_into_torch_mlir_opt(name, elide, tmp_path):
     assert opt.returncode == 0, opt.stderr
     assert opt.stdout.count("linalg.matmul") == text.count("linalg.matmul") > 0
     assert "telemetry" in opt.stdout and "tile_mask" in opt.stdout
+    if name == "resnet_block_dynamic":  # BN, Add and Relu folded: nothing left for the host
+        assert "onnx." not in text and "tfmbs." not in text.replace("@tfmbs0", "")

@@ -212,7 +212,8 @@ def test_overflowing_layer_wraps_like_the_oracle(tmp_path):
 def test_device_state_is_per_loaded_artifact(tmp_path):
     build, options, shape = MODELS["mlp_relu_mixed"]
     path = str(tmp_path / "m.tsuc")
-    tsuc.compile(build(), target="tfmbs", output=path, options=dict(options, fuse=False))  # UNFUSED: see below
+    tsuc.compile(build(), target="tfmbs", output=path, options=dict(options, fuse=False, fold=False))  # UNFUSED, UNFOLDED:
+    # three fabric segments with host segments between them
     one, two = tsuc.load(path), tsuc.load(path)
     x = _relu_input(shape, 3)
     for exe in (one, two):
