@@ -45,7 +45,7 @@ def _layers(exe):
     return [e for s in exe.manifest["segments"] if s["kind"] == "tfmbs" for e in s["config"]["layers"]]
 
 
-BLOCKS = {"identity": {}, "downsample": {"out_channels": 12}}
+BLOCKS = {"identity": {}, "downsample": {"out_channels": 12}, "sum": {"add_op": "Sum"}}
 
 
 @pytest.mark.parametrize("batch", [2, None], ids=["static", "dynamic"])
