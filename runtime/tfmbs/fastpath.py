@@ -99,7 +99,7 @@ def run_tasks(tasks: Sequence[Callable[[], None]], threads: int) -> None:
             f.result()  # re-raises a worker's exception
 
 
-SPLIT_MIN = 1 << 16  # elements of work below which a kernel runs on the calling thread alone
+SPLIT_MIN = 1 << 18  # elements of work below which a kernel runs on the calling thread alone (a hand-off costs ~60 us)
 
 
 def run_rows(fn: Callable[[int, int], Any], m: int, work: int, threads: int) -> list[Any]:

@@ -32,6 +32,7 @@ from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.runtime.tfmbs.values import Values
 
 EXACT_F32 = 1 << 24
+PATCH_MIN_CHANNELS = 16  # below this, one quantised C-vector per patch element is too short a loop
 
 
 @dataclass
@@ -117,10 +118,11 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int) -> CallRecord
         s = actquant.act_scale(values[layer.input], J)
     else:
         s = fastpath.act_scale(flat, J, threads)
-    u8 = fastpath.levels_u8(flat, J, s, threads)
+    u8 = None  # the input's levels, when they are made whole
     if conv is None:
         lead = x.shape[:-1]
         m = flat.size // K
+        u8 = fastpath.levels_u8(flat, J, s, threads)
         a = u8.reshape(m, K)
     else:
         b, h, w, c = x.shape
@@ -128,8 +130,13 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int) -> CallRecord
         lead = (b, oh, ow)
         m = b * oh * ow
         if tuple(conv["kernel_shape"]) == (1, 1) and tuple(conv["strides"]) == (1, 1) and not any(conv["pads"]):
+            u8 = fastpath.levels_u8(flat, J, s, threads)
             a = u8.reshape(m, c)
-        else:
+        elif J > 1 and c >= PATCH_MIN_CHANNELS:  # quantised while copied into the patches
+            a = np.empty((m, K), np.uint8)
+            fastpath.run_rows(lambda m0, m1: kernels.patches(x, s, conv, oh, ow, a, m0, m1), m, m * K, threads)
+        else:  # few channels (a network's first layer): whole levels, then the patches
+            u8 = fastpath.levels_u8(flat, J, s, threads)
             a = np.empty((m, K), np.uint8)
             xq = u8.reshape(x.shape)
             fastpath.run_rows(lambda m0, m1: kernels.im2col_cl(xq, conv, oh, ow, a, m0, m1), m, m * K, threads)
@@ -152,7 +159,7 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int) -> CallRecord
     shape = x.shape
 
     def levels() -> np.ndarray:
-        lv = fastpath.as_levels(u8).reshape(shape)
+        lv = fastpath.as_levels(u8 if u8 is not None else fastpath.levels_u8(flat, J, s, 1)).reshape(shape)
         return lv if conv is None else np.ascontiguousarray(lv.transpose(0, 3, 1, 2))
 
     return CallRecord(levels, s, m if conv is not None else layer.rows_of(shape))

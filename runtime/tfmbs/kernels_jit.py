@@ -98,8 +98,52 @@ def epilogue_row(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_resi
 
 
 @_jit
-def epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, m0, m1):  # pragma: no cover
+def order_keys(bits, hi, lo):  # pragma: no cover - compiled
+    """Max and min of float32 values given as their int32 bits, as order keys: k = b ^ ((b >> 31)
+    & 0x7FFFFFFF) orders every float32 (NaNs beyond the infinities) like the integers, and an
+    integer reduction vectorises where a float one does not."""
+    for n in range(bits.size):
+        b = bits[n]
+        k = b ^ ((b >> 31) & 0x7FFFFFFF)
+        hi = max(hi, k)
+        lo = min(lo, k)
+    return hi, lo
+
+
+@_jit
+def epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, bits, m0, m1):  # pragma: no cover
+    hi = np.int32(-(1 << 31))
+    lo = np.int32((1 << 31) - 1)
     for m in range(m0, m1):
         epilogue_row(q[m], ws, s, alpha, use_alpha, bias, zero_sign, residual[m if use_residual else 0], use_residual,
-                      relu, out[m])
+                     relu, out[m])
+        hi, lo = order_keys(bits[m], hi, lo)  # the row is still in L1
+    return hi, lo
 
+
+@_jit
+def patches(x, s, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, m0, m1):  # pragma: no cover - compiled
+    """`im2col_cl` of the levels of float32 x [B, H, W, C], quantised as they are copied (each
+    C-vector quantised by `levels_block`, the division deciding a vector with a near-tie)."""
+    _, H, W, C = x.shape
+    per = oh * ow
+    r = 1.0 / s
+    for m in range(m0, m1):
+        b = m // per
+        rest = m - b * per
+        y = rest // ow
+        xo = rest - y * ow
+        for i in range(kh):
+            iy = y * sh - ph + i * dh
+            for j in range(kw):
+                ix = xo * sw - pw + j * dw
+                o = (i * kw + j) * C
+                if 0 <= iy < H and 0 <= ix < W:
+                    src = x[b, iy, ix]
+                    dst = out[m, o:o + C]
+                    if levels_block(src, r, dst, 128):
+                        for c in range(C):
+                            dst[c] = np.int32(np.rint(np.float64(src[c]) / s)) + 128
+                else:
+                    for c in range(C):
+                        out[m, o + c] = 128
