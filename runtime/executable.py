@@ -241,6 +241,10 @@ class Executable:
 
     def _bind_inputs(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
         names = {i.name for i in self.inputs}
+        bad = [k for k in feeds if not isinstance(k, str)]
+        if bad:
+            raise TsucError(f"run() takes the inputs by name (str keys), not by {type(bad[0]).__name__}; "
+                            f"the artifact takes {', '.join(sorted(names)) or 'no inputs'}")
         unknown = sorted(set(feeds) - names)
         if unknown:
             raise TsucError(f"unknown input(s) {', '.join(unknown)}; the artifact takes {', '.join(sorted(names)) or 'no inputs'}")
