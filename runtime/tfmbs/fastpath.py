@@ -24,8 +24,8 @@ strings the pieces together):
   (x + b is x-independent for b != 0, and +0 + +0 == -0 + +0): both skip it unless the
   layer has such an entry.
 
-Work is split over threads of one pool (`run_rows`, `run_tasks`): numpy and the numba
-kernels release the GIL, and idle workers sleep. The onnxruntime sessions use the same
+The numba kernels split their rows over numba's threads (`kernels`); the numpy steps over
+one pool of Python threads (`run_tasks`: numpy releases the GIL, idle workers sleep). The onnxruntime sessions use the same
 number of intra-op threads and do not spin after a run (the next step needs those cores).
 """
 
@@ -99,21 +99,6 @@ def run_tasks(tasks: Sequence[Callable[[], None]], threads: int) -> None:
             f.result()  # re-raises a worker's exception
 
 
-SPLIT_MIN = 1 << 18  # elements of work below which a kernel runs on the calling thread alone (a hand-off costs ~60 us)
-
-
-def run_rows(fn: Callable[[int, int], Any], m: int, work: int, threads: int) -> list[Any]:
-    """fn(m0, m1) over contiguous blocks of rows 0..m, one per thread (at most `threads`,
-    fewer for little `work`: waking a worker costs ~25 us); their results in order."""
-    n = max(1, min(threads, m, work // SPLIT_MIN))
-    if n == 1:
-        return [fn(0, m)]
-    bounds = [m * i // n for i in range(n + 1)]
-    futures = [_pool(cpu_threads()).submit(fn, bounds[i], bounds[i + 1]) for i in range(1, n)]
-    results = [fn(bounds[0], bounds[1])]
-    return results + [f.result() for f in futures]  # re-raises a worker's exception
-
-
 # -- levels ----------------------------------------------------------------------------------
 
 def int8_levels_fit(act_trits: int) -> bool:
@@ -146,7 +131,7 @@ def levels_u8(flat: np.ndarray, act_trits: int, s: float, threads: int) -> np.nd
     if act_trits == 1:
         np.add(np.sign(flat), LEVEL_ZERO, out=out, casting="unsafe")
     else:
-        run_rows(lambda a, b: kernels.levels_u8(flat[a:b], s, out[a:b]), flat.size, flat.size, threads)
+        kernels.levels_u8(flat, s, out, threads)
     return out
 
 

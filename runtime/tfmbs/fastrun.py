@@ -134,12 +134,12 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int) -> CallRecord
             a = u8.reshape(m, c)
         elif J > 1 and c >= PATCH_MIN_CHANNELS:  # quantised while copied into the patches
             a = np.empty((m, K), np.uint8)
-            fastpath.run_rows(lambda m0, m1: kernels.patches(x, s, conv, oh, ow, a, m0, m1), m, m * K, threads)
+            kernels.patches(x, s, conv, oh, ow, a, threads)
         else:  # few channels (a network's first layer): whole levels, then the patches
             u8 = fastpath.levels_u8(flat, J, s, threads)
             a = np.empty((m, K), np.uint8)
             xq = u8.reshape(x.shape)
-            fastpath.run_rows(lambda m0, m1: kernels.im2col_cl(xq, conv, oh, ow, a, m0, m1), m, m * K, threads)
+            kernels.im2col_cl(xq, conv, oh, ow, a, threads)
     q = layer.int_products(threads)(a) if m else np.zeros((0, P * N), np.int32)
     residual = None
     if layer.post_residual is not None:
@@ -148,14 +148,14 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int) -> CallRecord
         r = values[layer.post_residual] if conv is None else values.channels_last(layer.post_residual)
         residual = np.ascontiguousarray(r, dtype=np.float32).reshape(m, N)
     y = np.empty((m, N), np.float32)
-    ext = fastpath.run_rows(lambda m0, m1: kernels.epilogue_rows(q, layer.scales64, s, layer.alpha, layer.bias64, layer.zero_sign,
-                                                                 residual, layer.post_relu, y, m0, m1), m, m * N * P, threads)
+    hi, lo = kernels.epilogue_rows(q, layer.scales64, s, layer.alpha, layer.bias64, layer.zero_sign, residual, layer.post_relu, y,
+                                   threads)
     if conv is None:
         values[out] = y.reshape(*lead, N)
     else:
         values.set_channels_last(out, y.reshape(*lead, N))
     if m:
-        values.set_extremes(out, float(np.max([e[0] for e in ext])), float(np.min([e[1] for e in ext])))  # NaN propagates
+        values.set_extremes(out, hi, lo)
     shape = x.shape
 
     def levels() -> np.ndarray:

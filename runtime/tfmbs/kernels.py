@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -43,38 +44,73 @@ TIE_BAND = 1e-9  # |frac(x * r)| this close to 0.5: decide by the true division
 BLOCK = 1 << 12  # elements per tie check of `levels`
 
 
+SPLIT_MIN = 1 << 16  # elements of work below which a kernel runs serially on the calling thread
+
+
 @functools.cache
 def _k():
     """The compiled kernels (numba imported here, on first use)."""
+    # numba's parallel kernels run on an OpenMP pool; libgomp's default wait spins a thread
+    # for a while after every parallel region, on the core the next onnxruntime product needs
+    # (measured: 53 products 19 ms alone, 42 ms with a spinning region between them, 2.6 ms
+    # per launch when another process holds a core). Passive waits cost ~10 us per launch.
+    # Read once, when libgomp is loaded: a value the user set wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import numba
+
     from tsuc.runtime.tfmbs import kernels_jit
 
-    return SimpleNamespace(levels=kernels_jit.levels, im2col_cl=kernels_jit.im2col_cl, patches=kernels_jit.patches,
-                           epilogue_rows=kernels_jit.epilogue_rows)
+    return SimpleNamespace(numba=numba, jit=kernels_jit)
 
 
-def levels(flat: np.ndarray, s: float, out: np.ndarray) -> None:
-    """int8 q of float32 `flat` into `out`."""
-    _k().levels(flat, np.float64(s), out, 0)
+def _blocks(work: int, rows: int, threads: int) -> int:
+    """How many row blocks (one per thread) a kernel with `work` elements over `rows` rows gets;
+    sets numba's thread count for this thread when it is more than one."""
+    nb = max(1, min(threads, rows, work // SPLIT_MIN))
+    if nb > 1:
+        numba = _k().numba
+        nb = min(nb, numba.config.NUMBA_NUM_THREADS)
+        numba.set_num_threads(nb)
+    return nb
 
 
-def levels_u8(flat: np.ndarray, s: float, out: np.ndarray) -> None:
+def levels_u8(flat: np.ndarray, s: float, out: np.ndarray, threads: int = 1) -> None:
     """uint8 q + 128 of float32 `flat` into `out` (the products' zero point is 128)."""
-    _k().levels(flat, np.float64(s), out, 128)
+    k = _k().jit
+    nb = _blocks(flat.size, flat.size, threads)
+    if nb == 1:
+        k.levels(flat, np.float64(s), out, 128)
+    else:
+        k.levels_par(flat, np.float64(s), out, 128, nb)
 
 
-def im2col_cl(xq: np.ndarray, conv: dict[str, list[int]], oh: int, ow: int, out: np.ndarray, m0: int, m1: int) -> None:
+def _geometry(conv: dict[str, list[int]]) -> tuple[int, ...]:
     (kh, kw), (sh, sw), pads, (dh, dw) = conv["kernel_shape"], conv["strides"], conv["pads"], conv["dilations"]
-    _k().im2col_cl(xq, kh, kw, sh, sw, pads[0], pads[1], dh, dw, oh, ow, out, m0, m1)
+    return kh, kw, sh, sw, pads[0], pads[1], dh, dw
+
+
+def im2col_cl(xq: np.ndarray, conv: dict[str, list[int]], oh: int, ow: int, out: np.ndarray, threads: int = 1) -> None:
+    """The channels-last patches [M, KH*KW*C] of uint8 levels xq [B, H, W, C] into `out`."""
+    k = _k().jit
+    nb = _blocks(out.size, out.shape[0], threads)
+    if nb == 1:
+        k.im2col_cl(xq, *_geometry(conv), oh, ow, out, 0, out.shape[0])
+    else:
+        k.im2col_cl_par(xq, *_geometry(conv), oh, ow, out, nb)
+
+
+def patches(x: np.ndarray, s: float, conv: dict[str, list[int]], oh: int, ow: int, out: np.ndarray, threads: int = 1) -> None:
+    """The channels-last patches of the levels (uint8 q + 128) of float32 x [B, H, W, C] at
+    scale s: `im2col_cl` of `levels_u8`, in one pass."""
+    k = _k().jit
+    nb = _blocks(out.size, out.shape[0], threads)
+    if nb == 1:
+        k.patches(x, np.float64(s), *_geometry(conv), oh, ow, out, 0, out.shape[0])
+    else:
+        k.patches_par(x, np.float64(s), *_geometry(conv), oh, ow, out, nb)
 
 
 NO_RESIDUAL = np.zeros((1, 1), np.float32)
-
-
-def patches(x: np.ndarray, s: float, conv: dict[str, list[int]], oh: int, ow: int, out: np.ndarray, m0: int, m1: int) -> None:
-    """Rows m0..m1 of the channels-last patches of the levels (uint8 q + 128) of float32
-    x [B, H, W, C] at scale s: `im2col_cl` of `levels_u8`, in one pass."""
-    (kh, kw), (sh, sw), pads, (dh, dw) = conv["kernel_shape"], conv["strides"], conv["pads"], conv["dilations"]
-    _k().patches(x, np.float64(s), kh, kw, sh, sw, pads[0], pads[1], dh, dw, oh, ow, out, m0, m1)
 
 
 def _from_key(k: int) -> float:
@@ -83,15 +119,18 @@ def _from_key(k: int) -> float:
 
 
 def epilogue_rows(q: np.ndarray, ws: np.ndarray, s: float, alpha: float, bias: np.ndarray, zero_sign: bool,
-                  residual: np.ndarray | None, relu: bool, out: np.ndarray, m0: int, m1: int) -> tuple[float, float]:
-    """Rows m0..m1 of the fused epilogue (see the module docstring); ws [P, N] and bias [N]
-    float64, residual [M, N] float32 or None. Returns (max, min) of the rows written (max NaN
-    if a NaN was written)."""
-    if m1 <= m0:
+                  residual: np.ndarray | None, relu: bool, out: np.ndarray, threads: int = 1) -> tuple[float, float]:
+    """The fused epilogue (see the module docstring) of q [M, P*N] into out [M, N]; ws [P, N]
+    and bias [N] float64, residual [M, N] float32 or None. Returns (max, min) of out (both
+    NaN if it holds a NaN; -inf, inf if it is empty)."""
+    m = out.shape[0]
+    if m == 0:
         return -np.inf, np.inf
-    hi, lo = _k().epilogue_rows(q, ws, np.float64(s), np.float64(alpha), alpha != 1.0, bias, zero_sign,
-                                NO_RESIDUAL if residual is None else residual, residual is not None, relu, out,
-                                out.view(np.int32), m0, m1)
+    k = _k().jit
+    args = (q, ws, np.float64(s), np.float64(alpha), alpha != 1.0, bias, zero_sign,
+            NO_RESIDUAL if residual is None else residual, residual is not None, relu, out, out.view(np.int32))
+    nb = _blocks(q.size, m, threads)
+    hi, lo = k.epilogue_rows(*args, 0, m) if nb == 1 else k.epilogue_rows_par(*args, nb)
     top, bottom = _from_key(hi), _from_key(lo)
     if np.isnan(top) or np.isnan(bottom):
         return np.nan, np.nan
@@ -99,15 +138,22 @@ def epilogue_rows(q: np.ndarray, ws: np.ndarray, s: float, alpha: float, bias: n
 
 
 def warm_up() -> None:
-    """Compile (or load from numba's cache) every kernel now, on tiny arrays."""
+    """Compile (or load from numba's cache) every kernel now, on tiny arrays, serial and parallel."""
     if not AVAILABLE:
         return
+    k = _k().jit
     x = np.array([0.5, -1.0, 2.0], np.float32)
-    levels(x, 1.0, np.empty(3, np.int8))
-    levels_u8(x, 1.0, np.empty(3, np.uint8))
-    conv = {"kernel_shape": [1, 1], "strides": [1, 1], "pads": [0, 0, 0, 0], "dilations": [1, 1]}
-    im2col_cl(np.zeros((1, 1, 1, 1), np.uint8), conv, 1, 1, np.empty((1, 1), np.uint8), 0, 1)
-    patches(np.zeros((1, 1, 1, 1), np.float32), 1.0, conv, 1, 1, np.empty((1, 1), np.uint8), 0, 1)
-    ws, b = np.ones((1, 1), np.float64), np.zeros(1, np.float64)
-    for res in (None, np.zeros((2, 1), np.float32)):
-        epilogue_rows(np.zeros((2, 1), np.int32), ws, 1.0, 1.0, b, False, res, False, np.empty((2, 1), np.float32), 0, 2)
+    u8 = np.empty(3, np.uint8)
+    k.levels(x, 1.0, u8, 128)
+    k.levels_par(x, 1.0, u8, 128, 1)
+    g = (1, 1, 1, 1, 0, 0, 1, 1, 1, 1)
+    xq, a = np.zeros((1, 1, 1, 1), np.uint8), np.empty((1, 1), np.uint8)
+    k.im2col_cl(xq, *g, a, 0, 1)
+    k.im2col_cl_par(xq, *g, a, 1)
+    xf = np.zeros((1, 1, 1, 1), np.float32)
+    k.patches(xf, 1.0, *g, a, 0, 1)
+    k.patches_par(xf, 1.0, *g, a, 1)
+    ws, b, y = np.ones((1, 1), np.float64), np.zeros(1, np.float64), np.empty((2, 1), np.float32)
+    args = (np.zeros((2, 1), np.int32), ws, 1.0, 1.0, False, b, False, NO_RESIDUAL, False, False, y, y.view(np.int32))
+    k.epilogue_rows(*args, 0, 2)
+    k.epilogue_rows_par(*args, 1)

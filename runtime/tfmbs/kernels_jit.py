@@ -37,25 +37,80 @@ def levels(x, s, out, offset):  # pragma: no cover - compiled
 
 
 @_jit
+def copy_u8(src, dst):  # pragma: no cover - compiled
+    for c in range(src.size):
+        dst[c] = src[c]
+
+
+@_jit
+def quantize_into(src, r, s, dst):  # pragma: no cover - compiled
+    """uint8 q + 128 of a contiguous float32 run (`levels` for one run: the division decides
+    the run if one quotient is near a tie)."""
+    if levels_block(src, r, dst, 128):
+        for c in range(src.size):
+            dst[c] = np.int32(np.rint(np.float64(src[c]) / s)) + 128
+
+
+@_jit
 def im2col_cl(xq, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, m0, m1):  # pragma: no cover - compiled
-    _, H, W, C = xq.shape
+    """Rows m0..m1 of the channels-last patches of uint8 levels xq [B, H, W, C]; a kernel row
+    that lies inside the image with dw = 1 is one contiguous run of KW*C bytes."""
+    B, H, W, C = xq.shape
+    flat = xq.reshape(B * H * W * C)
     per = oh * ow
+    run = kw * C
     for m in range(m0, m1):
         b = m // per
-        r = m - b * per
-        y = r // ow
-        x = r - y * ow
+        rest = m - b * per
+        y = rest // ow
+        x0 = (rest - y * ow) * sw - pw
         for i in range(kh):
             iy = y * sh - ph + i * dh
-            for j in range(kw):
-                ix = x * sw - pw + j * dw
-                o = (i * kw + j) * C
-                if 0 <= iy < H and 0 <= ix < W:
-                    for c in range(C):
-                        out[m, o + c] = xq[b, iy, ix, c]
-                else:
-                    for c in range(C):
-                        out[m, o + c] = 128
+            o = i * run
+            if iy < 0 or iy >= H:
+                out[m, o:o + run] = 128
+            elif dw == 1 and x0 >= 0 and x0 + kw <= W:
+                a = ((b * H + iy) * W + x0) * C
+                copy_u8(flat[a:a + run], out[m, o:o + run])
+            else:
+                for j in range(kw):
+                    ix = x0 + j * dw
+                    if 0 <= ix < W:
+                        a = ((b * H + iy) * W + ix) * C
+                        copy_u8(flat[a:a + C], out[m, o + j * C:o + (j + 1) * C])
+                    else:
+                        out[m, o + j * C:o + (j + 1) * C] = 128
+
+
+@_jit
+def patches(x, s, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, m0, m1):  # pragma: no cover - compiled
+    """`im2col_cl` of the levels of float32 x [B, H, W, C], quantised as they are copied."""
+    B, H, W, C = x.shape
+    flat = x.reshape(B * H * W * C)
+    r = 1.0 / s
+    per = oh * ow
+    run = kw * C
+    for m in range(m0, m1):
+        b = m // per
+        rest = m - b * per
+        y = rest // ow
+        x0 = (rest - y * ow) * sw - pw
+        for i in range(kh):
+            iy = y * sh - ph + i * dh
+            o = i * run
+            if iy < 0 or iy >= H:
+                out[m, o:o + run] = 128
+            elif dw == 1 and x0 >= 0 and x0 + kw <= W:
+                a = ((b * H + iy) * W + x0) * C
+                quantize_into(flat[a:a + run], r, s, out[m, o:o + run])
+            else:
+                for j in range(kw):
+                    ix = x0 + j * dw
+                    if 0 <= ix < W:
+                        a = ((b * H + iy) * W + ix) * C
+                        quantize_into(flat[a:a + C], r, s, out[m, o + j * C:o + (j + 1) * C])
+                    else:
+                        out[m, o + j * C:o + (j + 1) * C] = 128
 
 
 @_jit
@@ -121,29 +176,39 @@ def epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_res
     return hi, lo
 
 
-@_jit
-def patches(x, s, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, m0, m1):  # pragma: no cover - compiled
-    """`im2col_cl` of the levels of float32 x [B, H, W, C], quantised as they are copied (each
-    C-vector quantised by `levels_block`, the division deciding a vector with a near-tie)."""
-    _, H, W, C = x.shape
-    per = oh * ow
-    r = 1.0 / s
-    for m in range(m0, m1):
-        b = m // per
-        rest = m - b * per
-        y = rest // ow
-        xo = rest - y * ow
-        for i in range(kh):
-            iy = y * sh - ph + i * dh
-            for j in range(kw):
-                ix = xo * sw - pw + j * dw
-                o = (i * kw + j) * C
-                if 0 <= iy < H and 0 <= ix < W:
-                    src = x[b, iy, ix]
-                    dst = out[m, o:o + C]
-                    if levels_block(src, r, dst, 128):
-                        for c in range(C):
-                            dst[c] = np.int32(np.rint(np.float64(src[c]) / s)) + 128
-                else:
-                    for c in range(C):
-                        out[m, o + c] = 128
+# -- the same over `nb` row blocks in parallel (numba's thread pool: OpenMP where it has it) ----
+
+_par = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+
+
+@_par
+def levels_par(x, s, out, offset, nb):  # pragma: no cover - compiled
+    n = x.size
+    for i in numba.prange(nb):
+        levels(x[i * n // nb:(i + 1) * n // nb], s, out[i * n // nb:(i + 1) * n // nb], offset)
+
+
+@_par
+def im2col_cl_par(xq, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, nb):  # pragma: no cover - compiled
+    m = out.shape[0]
+    for i in numba.prange(nb):
+        im2col_cl(xq, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, i * m // nb, (i + 1) * m // nb)
+
+
+@_par
+def patches_par(x, s, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, nb):  # pragma: no cover - compiled
+    m = out.shape[0]
+    for i in numba.prange(nb):
+        patches(x, s, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, i * m // nb, (i + 1) * m // nb)
+
+
+@_par
+def epilogue_rows_par(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, bits, nb):  # pragma: no cover
+    m = out.shape[0]
+    keys = np.empty((nb, 2), np.int32)
+    for i in numba.prange(nb):
+        hi, lo = epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, bits,
+                               i * m // nb, (i + 1) * m // nb)
+        keys[i, 0] = hi
+        keys[i, 1] = lo
+    return keys[:, 0].max(), keys[:, 1].min()

@@ -30,7 +30,7 @@ def small_chunks(monkeypatch):
     """Chunks of 64 elements and row splits from 16 elements of work, so that small tensors
     are split into many tasks over threads."""
     monkeypatch.setattr(fastpath, "CHUNK", 64)
-    monkeypatch.setattr(fastpath, "SPLIT_MIN", 16)
+    monkeypatch.setattr(kernels, "SPLIT_MIN", 16)
 
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> None:
@@ -183,10 +183,43 @@ def test_channels_last_patches_equal_the_plain_im2col(conv, batch, small_chunks)
     oh, ow = host_ops.conv_out_hw(8, 9, conv["kernel_shape"], conv["strides"], conv["pads"], conv["dilations"])
     m = batch * oh * ow
     got = np.empty((m, kh * kw * c), np.uint8)
-    fastpath.run_rows(lambda m0, m1: kernels.im2col_cl(xq, conv, oh, ow, got, m0, m1), m, m * got.shape[1], 2)
+    kernels.im2col_cl(xq, conv, oh, ow, got, threads=2)
     want = host_ops.im2col(x, conv["kernel_shape"], conv["strides"], conv["pads"], conv["dilations"])
     reordered = fastpath.as_levels(got).reshape(m, kh, kw, c).transpose(0, 3, 1, 2).reshape(m, -1)
     np.testing.assert_array_equal(reordered, want)
+
+
+@pytest.mark.parametrize("conv", [
+    {"kernel_shape": [3, 3], "strides": [1, 1], "pads": [1, 1, 1, 1], "dilations": [1, 1]},
+    {"kernel_shape": [7, 7], "strides": [2, 2], "pads": [3, 3, 3, 3], "dilations": [1, 1]},
+    {"kernel_shape": [2, 3], "strides": [2, 1], "pads": [0, 1, 2, 0], "dilations": [2, 1]},
+    {"kernel_shape": [3, 2], "strides": [1, 2], "pads": [1, 0, 0, 1], "dilations": [1, 2]},
+])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_patches_quantised_while_copied_equal_levels_then_im2col(conv, threads, small_chunks):
+    """`kernels.patches` (float input) == `kernels.im2col_cl` of the whole levels, including
+    quotients that are exact ties (the division decides them, round half to even)."""
+    rng = np.random.default_rng(9)
+    top = np.float32(0.5495248)  # s = top / 121: some float32 x next to (k + 1/2) * s have rint(x * (1/s)) != rint(x / s)
+    x = rng.uniform(-0.5, 0.5, (2, 9, 10, 5)).astype(np.float32)  # channels-last
+    flat = x.reshape(-1)
+    flat[0] = top
+    half = ((np.arange(-120, 120) + 0.5) * (float(top) / 121)).astype(np.float32)
+    near = np.concatenate([half, np.nextafter(half, np.float32(1)), np.nextafter(half, np.float32(-1))])
+    flat[1 + rng.permutation(flat.size - 1)[:near.size]] = near
+    s = actquant.act_scale(x, 5)
+    x64 = x.astype(np.float64)
+    assert np.any(np.rint(x64 * (1.0 / s)) != np.rint(x64 / s))  # the multiplication alone would be wrong here
+    oh, ow = host_ops.conv_out_hw(9, 10, conv["kernel_shape"], conv["strides"], conv["pads"], conv["dilations"])
+    k = conv["kernel_shape"][0] * conv["kernel_shape"][1] * 5
+    got = np.empty((2 * oh * ow, k), np.uint8)
+    kernels.patches(x, s, conv, oh, ow, got, threads)
+    u8 = np.empty(x.size, np.uint8)
+    kernels.levels_u8(x.reshape(-1), s, u8)
+    want = np.empty_like(got)
+    kernels.im2col_cl(u8.reshape(x.shape), conv, oh, ow, want)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(fastpath.as_levels(u8), actquant.quantize(x, 5)[0].reshape(-1))
 
 
 @pytest.mark.parametrize("P,N,K,M", [(1, 3, 5, 1), (2, 70, 300, 17), (1, 64, 4608, 9)])
@@ -240,12 +273,10 @@ def test_fused_epilogue_is_the_formula_then_the_post(P, alpha, zero_sign, residu
     if relu:
         want = np.maximum(want, np.float32(0))
     got = np.empty((M, N), np.float32)
-    ext = fastpath.run_rows(lambda m0, m1: kernels.epilogue_rows(q, ws.astype(np.float64), s, alpha, bias.astype(np.float64),
-                                                                 fastpath.has_negative_zero(bias), res, relu, got, m0, m1),
-                            M, M * N, 2)
-    assert len(ext) == 2
+    hi, lo = kernels.epilogue_rows(q, ws.astype(np.float64), s, alpha, bias.astype(np.float64), fastpath.has_negative_zero(bias),
+                                   res, relu, got, threads=2)
     _same_bits(got, want)
-    assert max(e[0] for e in ext) == want.max() and min(e[1] for e in ext) == want.min()
+    assert hi == want.max() and lo == want.min()
 
 
 def test_values_keep_one_layout_and_convert_on_demand():
@@ -330,8 +361,27 @@ def test_fused_relu_of_an_underflowed_negative_is_plus_zero():
     q = np.array([[-1, 1]], np.int32)
     ws, bias = np.ones((1, 2)), np.zeros(2)
     got = np.empty((1, 2), np.float32)
-    kernels.epilogue_rows(q, ws, 1e-50, 1.0, bias, False, None, False, got, 0, 1)
+    kernels.epilogue_rows(q, ws, 1e-50, 1.0, bias, False, None, False, got)
     assert np.signbit(got[0, 0]) and got[0, 0] == 0  # the case exists
-    kernels.epilogue_rows(q, ws, 1e-50, 1.0, bias, False, None, True, got, 0, 1)
+    kernels.epilogue_rows(q, ws, 1e-50, 1.0, bias, False, None, True, got)
     _same_bits(got, np.maximum(np.array([[-0.0, 0.0]], np.float32), np.float32(0)))
     assert not np.signbit(got[0, 0])
+
+
+def test_a_wide_conv_quantised_into_its_patches_equals_the_reference(tmp_path):
+    """With C >= PATCH_MIN_CHANNELS the fast path quantises straight into the patches (no
+    whole levels tensor); outputs and counters still equal the reference and replay."""
+    from tsuc.runtime.tfmbs import fastrun
+
+    c = fastrun.PATCH_MIN_CHANNELS
+    w, b = _rand((6, c, 3, 3), 11), _rand((6,), 12)
+    model = _model([helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2])],
+                   {"w": w, "b": b}, [2, c, 7, 8], [2, 6, 4, 4])
+    path = str(tmp_path / "m.tsuc")
+    tsuc.compile(model, target="tfmbs", output=path)
+    x = _rand([2, c, 7, 8], 13)
+    expect = ref.conv2d(x, w, b, strides=(2, 2), pads=(1, 1, 1, 1), quant="twn", w_planes=1, act_trits=5)
+    fast, replay = tsuc.load(path), tsuc.load(path)
+    _same_bits(fast.run({"x": x})["y"], expect)
+    _same_bits(replay.run({"x": x}, mode="replay")["y"], expect)
+    assert _strip(fast) == _strip(replay)
