@@ -60,6 +60,7 @@ class TfmbsSegment(SegmentExecutor):
             self.config, self.encoding, self.outputs, self.layers = seg.machine, seg.encoding, seg.outputs, seg.layers
             self.n_inputs = seg.n_inputs
         self._devices = self.devices
+        self._nchw_outputs = self._outputs_read_as_nchw()
         self._device_key = ("tfmbs", tuple(sorted(self.config.to_dict().items())))
         self._blas = fastrun.BlasThreads()
         self._calls = 0
@@ -82,6 +83,14 @@ class TfmbsSegment(SegmentExecutor):
         for layer in self.layers:
             if layer.int8_ok() and not layer.plan.may_overflow(self.config):
                 layer.int_products(threads)(np.full((1, layer.plan.k), fastpath.LEVEL_ZERO, np.uint8))
+
+    def _outputs_read_as_nchw(self) -> set[int]:
+        """Layers whose output only leaves the segment (no later layer reads it): the fast
+        path's epilogue writes those NCHW rather than channels-last."""
+        if self._fused is not None:
+            return set()
+        read = {layer.input for layer in self.layers} | {layer.post_residual for layer in self.layers}
+        return {i for i in range(len(self.layers)) if f"L{i}" in self.outputs and f"L{i}" not in read}
 
     @staticmethod
     def _fused_machine(spec: dict[str, Any], where: str) -> FabricConfig:
@@ -176,7 +185,7 @@ class TfmbsSegment(SegmentExecutor):
                 want = "x".join("?" if d < 0 else str(d) for d in layer.in_shape)
                 raise TsucError(f"tfmbs layer {layer.plan.name!r} got an input of shape {shape}, compiled for {want}")
             if fab is None and products != "blas" and layer.int8_ok() and not layer.plan.may_overflow(self.config):
-                records.append(fastrun.run_int8(layer, values, f"L{i}", threads))
+                records.append(fastrun.run_int8(layer, values, f"L{i}", threads, nchw_out=i in self._nchw_outputs))
                 continue
             x = values[layer.input]
             if x.dtype != np.float32:

@@ -98,9 +98,10 @@ def finish(layer: Layer, q: np.ndarray, s: float, out_shape: tuple[int, ...], th
     return y
 
 
-def run_int8(layer: Layer, values: Values, out: str, threads: int) -> CallRecord:
+def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: bool = False) -> CallRecord:
     """The layer on onnxruntime's 8-bit integer products, reading its input from `values` and
-    storing its output there as `out` (channels-last for a convolution, see `Values`):
+    storing its output there as `out` (channels-last for a convolution, see `Values`, unless
+    `nchw_out`: an output only read as NCHW is written so by the epilogue):
     levels (uint8 q + 128), channels-last patches, products, and the fused epilogue with the
     layer's post (residual add, relu), which also records the output's max and min."""
     J, P, N, K = layer.plan.act_trits, layer.plan.w_planes, layer.plan.n, layer.plan.k
@@ -147,10 +148,13 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int) -> CallRecord
             raise layer.residual_mismatch(values.shape(layer.post_residual), layer.out_shape_of(x_shape))
         r = values[layer.post_residual] if conv is None else values.channels_last(layer.post_residual)
         residual = np.ascontiguousarray(r, dtype=np.float32).reshape(m, N)
-    y = np.empty((m, N), np.float32)
+    nchw = conv is not None and nchw_out
+    y = np.empty((lead[0], N, m // lead[0] if m else 0) if nchw else (m, N), np.float32)
     hi, lo = kernels.epilogue_rows(q, layer.scales64, s, layer.alpha, layer.bias64, layer.zero_sign, residual, layer.post_relu, y,
                                    threads)
-    if conv is None:
+    if nchw:
+        values[out] = y.reshape(lead[0], N, *lead[1:])
+    elif conv is None:
         values[out] = y.reshape(*lead, N)
     else:
         values.set_channels_last(out, y.reshape(*lead, N))

@@ -42,6 +42,7 @@ import numpy as np
 AVAILABLE = importlib.util.find_spec("numba") is not None  # imported on first use: compiles need not pay for it
 TIE_BAND = 1e-9  # |frac(x * r)| this close to 0.5: decide by the true division
 BLOCK = 1 << 12  # elements per tie check of `levels`
+ROW_BLOCK = 64  # rows per scratch block of the NCHW epilogue
 
 
 SPLIT_MIN = 1 << 16  # elements of work below which a kernel runs serially on the calling thread
@@ -120,17 +121,22 @@ def _from_key(k: int) -> float:
 
 def epilogue_rows(q: np.ndarray, ws: np.ndarray, s: float, alpha: float, bias: np.ndarray, zero_sign: bool,
                   residual: np.ndarray | None, relu: bool, out: np.ndarray, threads: int = 1) -> tuple[float, float]:
-    """The fused epilogue (see the module docstring) of q [M, P*N] into out [M, N]; ws [P, N]
-    and bias [N] float64, residual [M, N] float32 or None. Returns (max, min) of out (both
-    NaN if it holds a NaN; -inf, inf if it is empty)."""
-    m = out.shape[0]
+    """The fused epilogue (see the module docstring) of q [M, P*N] into out: rows [M, N], or
+    NCHW [B, N, R] with M = B*R (a convolution's output that is read as NCHW); ws [P, N] and
+    bias [N] float64, residual [M, N] float32 (channels-last) or None. Returns (max, min) of
+    out (both NaN if it holds a NaN; -inf, inf if it is empty)."""
+    m = q.shape[0]
     if m == 0:
         return -np.inf, np.inf
     k = _k().jit
     args = (q, ws, np.float64(s), np.float64(alpha), alpha != 1.0, bias, zero_sign,
-            NO_RESIDUAL if residual is None else residual, residual is not None, relu, out, out.view(np.int32))
+            NO_RESIDUAL if residual is None else residual, residual is not None, relu, out)
     nb = _blocks(q.size, m, threads)
-    hi, lo = k.epilogue_rows(*args, 0, m) if nb == 1 else k.epilogue_rows_par(*args, nb)
+    if out.ndim == 3:
+        hi, lo = k.epilogue_rows_nchw(*args, 0, m) if nb == 1 else k.epilogue_rows_nchw_par(*args, nb)
+    else:
+        args += (out.view(np.int32),)
+        hi, lo = k.epilogue_rows(*args, 0, m) if nb == 1 else k.epilogue_rows_par(*args, nb)
     top, bottom = _from_key(hi), _from_key(lo)
     if np.isnan(top) or np.isnan(bottom):
         return np.nan, np.nan
@@ -157,3 +163,6 @@ def warm_up() -> None:
     args = (np.zeros((2, 1), np.int32), ws, 1.0, 1.0, False, b, False, NO_RESIDUAL, False, False, y, y.view(np.int32))
     k.epilogue_rows(*args, 0, 2)
     k.epilogue_rows_par(*args, 1)
+    y3 = y.reshape(1, 1, 2)
+    k.epilogue_rows_nchw(*args[:-2], y3, 0, 2)
+    k.epilogue_rows_nchw_par(*args[:-2], y3, 1)

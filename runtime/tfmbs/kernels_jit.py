@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from tsuc.runtime.tfmbs.kernels import BLOCK, TIE_BAND
+from tsuc.runtime.tfmbs.kernels import BLOCK, ROW_BLOCK, TIE_BAND
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
@@ -176,6 +176,31 @@ def epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_res
     return hi, lo
 
 
+@_jit
+def epilogue_rows_nchw(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, m0, m1):  # pragma: no cover
+    """`epilogue_rows` writing NCHW out [B, N, R] (rows m = b * R + r): blocks of rows are made
+    in a small channels-last scratch, then copied out channel by channel (contiguous runs)."""
+    B, N, R = out.shape
+    tmp = np.empty((ROW_BLOCK, N), np.float32)
+    bits = tmp.view(np.int32)
+    hi = np.int32(-(1 << 31))
+    lo = np.int32((1 << 31) - 1)
+    m = m0
+    while m < m1:
+        b = m // R
+        r0 = m - b * R
+        e = min(m1, m + ROW_BLOCK, (b + 1) * R)
+        for k in range(e - m):
+            epilogue_row(q[m + k], ws, s, alpha, use_alpha, bias, zero_sign, residual[m + k if use_residual else 0],
+                         use_residual, relu, tmp[k])
+            hi, lo = order_keys(bits[k], hi, lo)
+        for n in range(N):
+            for k in range(e - m):
+                out[b, n, r0 + k] = tmp[k, n]
+        m = e
+    return hi, lo
+
+
 # -- the same over `nb` row blocks in parallel (numba's thread pool: OpenMP where it has it) ----
 
 _par = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
@@ -209,6 +234,18 @@ def epilogue_rows_par(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use
     for i in numba.prange(nb):
         hi, lo = epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, bits,
                                i * m // nb, (i + 1) * m // nb)
+        keys[i, 0] = hi
+        keys[i, 1] = lo
+    return keys[:, 0].max(), keys[:, 1].min()
+
+
+@_par
+def epilogue_rows_nchw_par(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, nb):  # pragma: no cover
+    m = q.shape[0]
+    keys = np.empty((nb, 2), np.int32)
+    for i in numba.prange(nb):
+        hi, lo = epilogue_rows_nchw(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out,
+                                    i * m // nb, (i + 1) * m // nb)
         keys[i, 0] = hi
         keys[i, 1] = lo
     return keys[:, 0].max(), keys[:, 1].min()

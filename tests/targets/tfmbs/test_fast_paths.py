@@ -385,3 +385,21 @@ def test_a_wide_conv_quantised_into_its_patches_equals_the_reference(tmp_path):
     _same_bits(fast.run({"x": x})["y"], expect)
     _same_bits(replay.run({"x": x}, mode="replay")["y"], expect)
     assert _strip(fast) == _strip(replay)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch,r", [(1, 130), (3, 70), (2, 1)])
+def test_epilogue_written_nchw_is_the_rows_transposed(batch, r, threads, small_chunks):
+    """An output read as NCHW is written so (row blocks of `kernels.ROW_BLOCK` through a
+    scratch, across batch boundaries and thread splits): the rows epilogue, transposed."""
+    rng = np.random.default_rng(r)
+    n = 9
+    q = rng.integers(-500, 500, (batch * r, 2 * n)).astype(np.int32)
+    ws, bias = rng.standard_normal((2, n)), rng.standard_normal(n)
+    res = rng.standard_normal((batch * r, n)).astype(np.float32)
+    rows = np.empty((batch * r, n), np.float32)
+    want = kernels.epilogue_rows(q, ws, 0.01, 1.0, bias, False, res, True, rows)
+    nchw = np.empty((batch, n, r), np.float32)
+    got = kernels.epilogue_rows(q, ws, 0.01, 1.0, bias, False, res, True, nchw, threads)
+    _same_bits(nchw, np.ascontiguousarray(rows.reshape(batch, r, n).transpose(0, 2, 1)))
+    assert got == want
