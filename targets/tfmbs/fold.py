@@ -1,4 +1,4 @@
-"""Which BatchNormalization / Add / Relu ops fold into a fabric layer's host epilogue.
+"""Which BatchNormalization / Add (or two-input Sum) / Relu ops fold into a fabric layer's epilogue.
 
 A ResNet runs conv -> BatchNormalization -> (residual Add) -> Relu; left on the host, each of
 those is a host segment between two fabric segments. With the option `fold` the partitioner
@@ -27,9 +27,10 @@ from tsuc.compiler.attrs import float_attr, int_attr
 from tsuc.compiler.blobs import constant_value
 from tsuc.targets.tfmbs.layers import LINEAR_OPS, layer_info
 
-BN, ADD, RELU = "onnx.BatchNormalization", "onnx.Add", "onnx.Relu"
-FOLDABLE = (BN, ADD, RELU)
-PREDECESSORS = {BN: LINEAR_OPS, ADD: (*LINEAR_OPS, BN), RELU: (*LINEAR_OPS, BN, ADD)}
+BN, ADD, SUM, RELU = "onnx.BatchNormalization", "onnx.Add", "onnx.Sum", "onnx.Relu"
+ADDS = (ADD, SUM)  # a Sum of two tensors is an Add (ONNX model-zoo ResNets write the residual so)
+FOLDABLE = (BN, ADD, SUM, RELU)
+PREDECESSORS = {BN: LINEAR_OPS, ADD: (*LINEAR_OPS, BN), SUM: (*LINEAR_OPS, BN), RELU: (*LINEAR_OPS, BN, ADD, SUM)}
 
 
 def _nearest_preceding(op: Operation) -> Operation | None:
@@ -53,7 +54,7 @@ def chain_operand(op: Operation) -> int | None:
     prev = _nearest_preceding(op)
     if prev is None:
         return None
-    candidates = range(len(op.operands)) if op.name == ADD else range(min(1, len(op.operands)))
+    candidates = range(len(op.operands)) if op.name in ADDS else range(min(1, len(op.operands)))
     for i in candidates:
         v = op.operands[i]
         if isinstance(v, OpResult) and v.owner is prev:
@@ -99,18 +100,20 @@ def fold_reason(op: Operation) -> str | None:
         return f"the {what} does not take and produce float32 tensors"
     if op.name == BN:
         return _batchnorm_reason(op, prev)
-    if op.name == ADD:
+    if op.name in ADDS:
+        if len(op.operands) != 2:
+            return f"the {what} does not add exactly two tensors"
         a, b = op.operands
         if not (_f32(a) and _f32(b)):
-            return "the Add's operands are not both float32"
+            return f"the {what}'s operands are not both float32"
         if a is b:
-            return "the Add adds a value to itself"
+            return f"the {what} adds a value to itself"
         sa, sb, sy = a.type.get_shape(), b.type.get_shape(), op.results[0].type.get_shape()
         if tuple(sa) != tuple(sb) or tuple(sy) != tuple(sa):
-            return "the Add broadcasts (its operands' shapes differ)"
+            return f"the {what} broadcasts (its operands' shapes differ)"
         other = op.operands[1 - i]
         if isinstance(other, OpResult) and other.owner.name == "onnx.Constant":
-            return "the Add's other operand is a constant (a residual must be a computed tensor)"
+            return f"the {what}'s other operand is a constant (a residual must be a computed tensor)"
     return None
 
 

@@ -72,7 +72,7 @@ from tsuc.errors import TsucError
 from tsuc.compiler.target_config import segment_options, target_segments
 from tsuc.runtime.tfmbs.options import TfmbsOptions
 from tsuc.runtime.tfmbs.schedule import union_tile_mask
-from tsuc.targets.tfmbs.fold import ADD, BN, FOLDABLE, batchnorm_params, fold_batchnorm_params
+from tsuc.targets.tfmbs.fold import ADDS, BN, FOLDABLE, batchnorm_params, fold_batchnorm_params
 from tsuc.targets.tfmbs.layers import LINEAR_OPS, LayerInfo, layer_info
 from tsuc.targets.tfmbs.quantize import quantize_weights
 
@@ -228,7 +228,7 @@ class FoldEpilogue(RewritePattern):
     layers are lowered:
     - BatchNormalization on a combine: folded into the combine's weight scales and bias
       (`fold.fold_batchnorm_params`, float64, new blob constants); its uses read the combine;
-    - Add with a single-use combine operand: `tfmbs.post %combine, %other` (both operands
+    - Add (or two-input Sum) with a single-use combine operand: `tfmbs.post %combine, %other` (both operands
       single-use combines: the later one in the block, so its residual is computed before it);
     - Relu on a combine: `tfmbs.post %combine {relu}`; on a post without relu: relu set there.
     """
@@ -241,7 +241,7 @@ class FoldEpilogue(RewritePattern):
             return
         if op.name == BN:
             self.batchnorm(op, rewriter)
-        elif op.name == ADD:
+        elif op.name in ADDS:
             self.add(op, rewriter)
         else:
             self.relu(op, rewriter)

@@ -45,14 +45,14 @@ def _layers(exe):
     return [e for s in exe.manifest["segments"] if s["kind"] == "tfmbs" for e in s["config"]["layers"]]
 
 
-BLOCKS = {"identity": {}, "downsample": {"out_channels": 12}}
+BLOCKS = {"identity": {}, "downsample": {"out_channels": 12}, "downsample-sum": {"out_channels": 12, "add": "Sum"}}
 
 
 @pytest.mark.parametrize("batch", [2, None], ids=["static", "dynamic"])
 @pytest.mark.parametrize("block", sorted(BLOCKS))
 def test_resnet_block_is_one_fabric_segment_bitexact_with_the_reference(block, batch, tmp_path):
     model, w = resnet_block(**BLOCKS[block], batch=batch)
-    down = block == "downsample"
+    down = block.startswith("downsample")
     exe = tsuc.compile(model, target="tfmbs", output=str(tmp_path / "b.tsuc"))
     assert _segments(exe) == [("tfmbs", "tfmbs")]  # no host segment: BN, Add and Relu all folded
     posts = [e.get("post") for e in _layers(exe)]
@@ -81,7 +81,7 @@ def test_resnet_block_fused_graph_equals_the_reference(block):
     assert "fused" in seg["config"]
     for b in (2, 1):
         x = rand((b, 8, 6, 6), 50 + b)
-        np.testing.assert_array_equal(exe.run({"x": x})["y"], _reference(w, x, block == "downsample"))
+        np.testing.assert_array_equal(exe.run({"x": x})["y"], _reference(w, x, block.startswith("downsample")))
 
 
 def test_a_negative_zero_becomes_positive_as_np_maximum_does():
