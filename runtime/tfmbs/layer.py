@@ -135,14 +135,17 @@ class Layer:
 
     def apply_post(self, y: np.ndarray, env: dict[str, np.ndarray]) -> np.ndarray:
         """The folded epilogue on the layer's output y (float32): y + residual in float32, then
-        max(y, 0) as np.maximum (NaN stays NaN, -0.0 becomes +0.0)."""
+        max(y, 0) as np.maximum (NaN stays NaN, -0.0 becomes +0.0). In place when y is a
+        writable float32 array of its own (the layer's fresh output), else in a new array."""
+        own = y.dtype == np.float32 and y.flags.writeable and y.flags.owndata
         if self.post_residual is not None:
             r = env[self.post_residual]
             if r.shape != y.shape:
                 raise self.residual_mismatch(r.shape, y.shape)
-            y = np.add(y, r, dtype=np.float32)
+            y = np.add(y, r, dtype=np.float32, out=y if own else None)
+            own = True
         if self.post_relu:
-            y = np.maximum(y, np.float32(0))
+            y = np.maximum(y, np.float32(0), out=y if own else None)
         return y
 
     def residual_mismatch(self, residual: tuple[int, ...], out: tuple[int, ...]) -> TsucError:

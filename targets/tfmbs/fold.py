@@ -1,4 +1,4 @@
-"""Which BatchNormalization / Add / Relu ops fold into a fabric layer's host epilogue.
+"""Which BatchNormalization / Add (or two-input Sum) / Relu ops fold into a fabric layer's epilogue.
 
 A ResNet runs conv -> BatchNormalization -> (residual Add) -> Relu; left on the host, each of
 those is a host segment between two fabric segments. With the option `fold` the partitioner
@@ -28,9 +28,9 @@ from tsuc.compiler.blobs import constant_value
 from tsuc.targets.tfmbs.layers import LINEAR_OPS, layer_info
 
 BN, ADD, SUM, RELU = "onnx.BatchNormalization", "onnx.Add", "onnx.Sum", "onnx.Relu"
-ADDS = (ADD, SUM)  # a Sum of two tensors is an Add (ResNets exported from Caffe2 write Sum)
+ADDS = (ADD, SUM)  # a Sum of two tensors is an Add (ONNX model-zoo ResNets write the residual so)
 FOLDABLE = (BN, ADD, SUM, RELU)
-PREDECESSORS = {BN: LINEAR_OPS, ADD: (*LINEAR_OPS, BN), SUM: (*LINEAR_OPS, BN), RELU: (*LINEAR_OPS, BN, *ADDS)}
+PREDECESSORS = {BN: LINEAR_OPS, ADD: (*LINEAR_OPS, BN), SUM: (*LINEAR_OPS, BN), RELU: (*LINEAR_OPS, BN, ADD, SUM)}
 
 
 def _nearest_preceding(op: Operation) -> Operation | None:
@@ -102,7 +102,7 @@ def fold_reason(op: Operation) -> str | None:
         return _batchnorm_reason(op, prev)
     if op.name in ADDS:
         if len(op.operands) != 2:
-            return f"the {what} has {len(op.operands)} inputs, and a fold takes two"
+            return f"the {what} does not add exactly two tensors"
         a, b = op.operands
         if not (_f32(a) and _f32(b)):
             return f"the {what}'s operands are not both float32"

@@ -228,7 +228,7 @@ class FoldEpilogue(RewritePattern):
     layers are lowered:
     - BatchNormalization on a combine: folded into the combine's weight scales and bias
       (`fold.fold_batchnorm_params`, float64, new blob constants); its uses read the combine;
-    - Add (or a Sum of two) with a single-use combine operand: `tfmbs.post %combine, %other` (both operands
+    - Add (or two-input Sum) with a single-use combine operand: `tfmbs.post %combine, %other` (both operands
       single-use combines: the later one in the block, so its residual is computed before it);
     - Relu on a combine: `tfmbs.post %combine {relu}`; on a post without relu: relu set there.
     """

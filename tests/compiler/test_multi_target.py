@@ -76,8 +76,12 @@ def test_options_are_namespaced_and_checked(small_cnn):
 
 
 def test_fallback_error_lists_ops_no_listed_target_runs(small_cnn):
-    with pytest.raises(TsucError, match=r"4 op\(s\) cannot run on target tfmbs,tsu \(fallback=error\): relu1"):
+    # relu1 folds into conv1's epilogue (tfmbs option fold); without the fold it is listed too
+    with pytest.raises(TsucError, match=r"3 op\(s\) cannot run on target tfmbs,tsu \(fallback=error\): pool1"):
         tsuc.compile(small_cnn, target="tfmbs,tsu", options={"fallback": "error"})
+    with pytest.raises(TsucError, match=r"4 op\(s\) cannot run on target tfmbs,tsu \(fallback=error\): relu1 \(Relu folds into a "
+                                        r"fabric layer only with the option fold=true"):
+        tsuc.compile(small_cnn, target="tfmbs,tsu", options={"fallback": "error", "fold": False})
 
 
 def test_run_parameters_are_namespaced(sampling_mlp):

@@ -24,13 +24,13 @@ def batchnorm_params(c, seed):
             (0.1 * rng.standard_normal(c)).astype(np.float32), (0.5 + np.abs(rng.standard_normal(c))).astype(np.float32)]
 
 
-def resnet_block(channels=8, out_channels=None, hw=6, batch=2, seed=0, epsilon=1e-5, add_op="Add"):
+def resnet_block(channels=8, out_channels=None, hw=6, batch=2, seed=0, epsilon=1e-5, add="Add"):
     """A ResNet basic block, x[B, C, H, W] -> y: conv3x3 -> BN -> Relu -> conv3x3 -> BN -> Add -> Relu.
 
     With `out_channels` (different from `channels`) it is a downsample block: the second branch
     is conv1x1 (stride 2) -> BN, the first conv has stride 2, and the Add joins two conv -> BN
-    branches. `batch=None` gives a dynamic batch ("b"). `add_op`: Add, or Sum (as Caffe2's ResNet-50
-    export writes it). Returns (model, weights by name)."""
+    branches. `batch=None` gives a dynamic batch ("b"); `add="Sum"` writes the residual as a
+    two-input Sum (as the ONNX model zoo's ResNet-50 does). Returns (model, weights by name)."""
     c, o = channels, out_channels or channels
     down = o != c
     s = 2 if down else 1
@@ -52,7 +52,7 @@ def resnet_block(channels=8, out_channels=None, hw=6, batch=2, seed=0, epsilon=1
     nodes += [
         helper.make_node("Conv", ["r1", "w2"], ["c2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], name="conv2"),
         helper.make_node("BatchNormalization", ["c2", "g2", "be2", "m2", "v2"], ["n2"], epsilon=epsilon, name="bn2"),
-        helper.make_node(add_op, ["n2", identity], ["a"], name="add"),
+        helper.make_node(add, ["n2", identity], ["a"], name="add"),
         helper.make_node("Relu", ["a"], ["y"], name="relu2"),
     ]
     if not down:

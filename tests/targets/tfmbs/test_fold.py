@@ -45,14 +45,14 @@ def _layers(exe):
     return [e for s in exe.manifest["segments"] if s["kind"] == "tfmbs" for e in s["config"]["layers"]]
 
 
-BLOCKS = {"identity": {}, "downsample": {"out_channels": 12}, "sum": {"add_op": "Sum"}}
+BLOCKS = {"identity": {}, "downsample": {"out_channels": 12}, "downsample-sum": {"out_channels": 12, "add": "Sum"}}
 
 
 @pytest.mark.parametrize("batch", [2, None], ids=["static", "dynamic"])
 @pytest.mark.parametrize("block", sorted(BLOCKS))
 def test_resnet_block_is_one_fabric_segment_bitexact_with_the_reference(block, batch, tmp_path):
     model, w = resnet_block(**BLOCKS[block], batch=batch)
-    down = block == "downsample"
+    down = block.startswith("downsample")
     exe = tsuc.compile(model, target="tfmbs", output=str(tmp_path / "b.tsuc"))
     assert _segments(exe) == [("tfmbs", "tfmbs")]  # no host segment: BN, Add and Relu all folded
     posts = [e.get("post") for e in _layers(exe)]
@@ -81,19 +81,23 @@ def test_resnet_block_fused_graph_equals_the_reference(block):
     assert "fused" in seg["config"]
     for b in (2, 1):
         x = rand((b, 8, 6, 6), 50 + b)
-        np.testing.assert_array_equal(exe.run({"x": x})["y"], _reference(w, x, block == "downsample"))
+        np.testing.assert_array_equal(exe.run({"x": x})["y"], _reference(w, x, block.startswith("downsample")))
 
 
-def test_a_negative_zero_becomes_positive_as_np_maximum_does(tmp_path):
+def test_a_negative_zero_becomes_positive_as_np_maximum_does():
     """relu(-0.0) is +0.0 in every path (np.maximum and onnxruntime's Max; its Relu keeps -0.0)."""
-    w = np.zeros((4, 4), np.float32)
-    nodes = [helper.make_node("Gemm", ["x", "w", "b"], ["h"], transB=1), helper.make_node("Relu", ["h"], ["y"])]
-    model = one_graph_model(nodes, {"w": w, "b": np.float32([-0.0, 0.0, -1.0, 2.0])}, [2, 4], [2, 4])
+    w, b = np.zeros((4, 4), np.float32), np.float32([-0.0, 0.0, -1.0, 2.0])
+    def gemm(out):  # -1 * (+0) + b: -0.0 where b is
+        return helper.make_node("Gemm", ["x", "w", "b"], [out], transB=1, alpha=-1.0)
+
     x = rand((2, 4), 1)
+    h = tsuc.compile(one_graph_model([gemm("y")], {"w": w, "b": b}, [2, 4], [2, 4]), target="tfmbs").run({"x": x})["y"]
+    assert np.signbit(h[:, 0]).all()  # the layer alone gives -0.0
+    model = one_graph_model([gemm("h"), helper.make_node("Relu", ["h"], ["y"])], {"w": w, "b": b}, [2, 4], [2, 4])
     for opts in ({}, {"fuse": True}):
         y = tsuc.compile(model, target="tfmbs", options=opts).run({"x": x})["y"]
         np.testing.assert_array_equal(y, np.float32([[0, 0, 0, 2]] * 2))
-        assert not np.signbit(y).any()
+        assert not np.signbit(y).any(), opts
 
 
 def test_resnet_block_is_close_to_onnxruntime_on_the_float_model():
@@ -310,3 +314,31 @@ def test_a_residual_of_another_run_time_shape_is_one_sentence():
     np.testing.assert_array_equal(exe.run({"x": x, "z": z})["y"], ref.add(ref.linear(x, w, None), z))
     with pytest.raises(TsucError, match="adds a residual of shape"):
         exe.run({"x": x, "z": rand((3, 4), 12)})
+
+
+def test_gemm_batchnorm_relu_on_rank_2_folds_and_a_rank_3_matmul_batchnorm_does_not():
+    from .models import batchnorm_params
+
+    w, bias = rand((6, 5), 13), rand((6,), 14)
+    bn = batchnorm_params(6, 15)
+    nodes = [helper.make_node("Gemm", ["x", "w", "b"], ["h"], transB=1, alpha=0.5, name="fc"),
+             helper.make_node("BatchNormalization", ["h", "g", "be", "m", "v"], ["n"], epsilon=1e-3, name="bn"),
+             helper.make_node("Relu", ["n"], ["y"], name="relu")]
+    model = one_graph_model(nodes, {"w": w, "b": bias, **dict(zip(("g", "be", "m", "v"), bn))}, ["b", 5], ["b", 6])
+    exe = tsuc.compile(model, target="tfmbs", options={"w_planes": 2})
+    assert _segments(exe) == [("tfmbs", "tfmbs")] and _layers(exe)[0]["post"] == {"residual": None, "relu": True}
+    x = rand((3, 5), 16)
+    from tsuc.targets.tfmbs.quantize import quantize_weights
+
+    trits, scales = quantize_weights(w, "twn", 2)
+    scales, folded = ref.fold_batchnorm(scales, bias, *bn, float(np.float32(1e-3)))
+    expect = ref.relu(ref.linear_quantized(x, trits, scales, folded, 5, alpha=float(np.float32(0.5))))
+    np.testing.assert_array_equal(exe.run({"x": x})["y"], expect)
+    # MatMul over [B, T, K]: BatchNormalization's channel axis 1 is T, not the output channels
+    w3 = rand((5, 3), 17)
+    bn3 = batchnorm_params(4, 18)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+             helper.make_node("BatchNormalization", ["h", "g", "be", "m", "v"], ["y"], name="bn")]
+    model = one_graph_model(nodes, {"w": w3, **dict(zip(("g", "be", "m", "v"), bn3))}, [2, 4, 5], [2, 4, 3])
+    exe = tsuc.compile(model, target="tfmbs")
+    assert _segments(exe) == [("tfmbs", "tfmbs"), ("host", "onnx")]
