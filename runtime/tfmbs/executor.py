@@ -185,7 +185,8 @@ class TfmbsSegment(SegmentExecutor):
                 want = "x".join("?" if d < 0 else str(d) for d in layer.in_shape)
                 raise TsucError(f"tfmbs layer {layer.plan.name!r} got an input of shape {shape}, compiled for {want}")
             if fab is None and products != "blas" and layer.int8_ok() and not layer.plan.may_overflow(self.config):
-                records.append(fastrun.run_int8(layer, values, f"L{i}", threads, nchw_out=i in self._nchw_outputs))
+                records.append(fastrun.run_int8(layer, values, f"L{i}", threads, nchw_out=i in self._nchw_outputs,
+                                                returned=f"L{i}" in self.outputs))
                 continue
             x = values[layer.input]
             if x.dtype != np.float32:

@@ -122,12 +122,14 @@ def act_scale(flat: np.ndarray, act_trits: int, threads: int) -> float:
     return actquant.scale_from_extremes(np.max(hi), np.min(lo), act_trits)  # NaN propagates
 
 
-def levels_u8(flat: np.ndarray, act_trits: int, s: float, threads: int) -> np.ndarray:
-    """uint8 q + 128 of float32 `flat` at scale s, as `actquant.quantize` gives q (numba's
-    `kernels.levels_u8` on blocks over threads; act_trits = 1 is numpy's sign)."""
+def levels_u8(flat: np.ndarray, act_trits: int, s: float, threads: int, out: np.ndarray | None = None) -> np.ndarray:
+    """uint8 q + 128 of float32 `flat` at scale s (into `out` if given), as
+    `actquant.quantize` gives q (numba's `kernels.levels_u8` on blocks over threads;
+    act_trits = 1 is numpy's sign)."""
     if not int8_levels_fit(act_trits):
         raise TsucError(f"act_trits={act_trits} levels do not fit in 8 bits (at most {INT8_MAX_ACT_TRITS} trits)")
-    out = np.empty(flat.shape, np.uint8)
+    if out is None:
+        out = np.empty(flat.shape, np.uint8)
     if act_trits == 1:
         np.add(np.sign(flat), LEVEL_ZERO, out=out, casting="unsafe")
     else:
@@ -264,6 +266,15 @@ class IntProducts:
         self._w = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(weights))
         opts.add_external_initializers([PRODUCTS_WEIGHT], [self._w])
         self._session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        self._binding: Any = None
 
-    def __call__(self, a: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {"x": a})[0]
+    def __call__(self, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Q of uint8 A [M, K]: a new array, or written into `out` (int32 [M, P*N], C order)."""
+        if out is None:
+            return self._session.run(None, {"x": a})[0]
+        if self._binding is None:
+            self._binding = self._session.io_binding()
+        self._binding.bind_cpu_input("x", a)
+        self._binding.bind_output("q", "cpu", 0, np.int32, list(out.shape), out.ctypes.data)
+        self._session.run_with_iobinding(self._binding)
+        return out

@@ -98,10 +98,11 @@ def finish(layer: Layer, q: np.ndarray, s: float, out_shape: tuple[int, ...], th
     return y
 
 
-def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: bool = False) -> CallRecord:
+def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: bool = False, returned: bool = True) -> CallRecord:
     """The layer on onnxruntime's 8-bit integer products, reading its input from `values` and
     storing its output there as `out` (channels-last for a convolution, see `Values`, unless
-    `nchw_out`: an output only read as NCHW is written so by the epilogue):
+    `nchw_out`: an output only read as NCHW is written so by the epilogue; an output that is
+    not `returned` from the segment reuses the layer's array from the last call):
     levels (uint8 q + 128), channels-last patches, products, and the fused epilogue with the
     layer's post (residual add, relu), which also records the output's max and min."""
     J, P, N, K = layer.plan.act_trits, layer.plan.w_planes, layer.plan.n, layer.plan.k
@@ -123,7 +124,7 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: boo
     if conv is None:
         lead = x.shape[:-1]
         m = flat.size // K
-        u8 = fastpath.levels_u8(flat, J, s, threads)
+        u8 = fastpath.levels_u8(flat, J, s, threads, layer.scratch("levels", flat.shape, np.uint8))
         a = u8.reshape(m, K)
     else:
         b, h, w, c = x.shape
@@ -131,17 +132,17 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: boo
         lead = (b, oh, ow)
         m = b * oh * ow
         if tuple(conv["kernel_shape"]) == (1, 1) and tuple(conv["strides"]) == (1, 1) and not any(conv["pads"]):
-            u8 = fastpath.levels_u8(flat, J, s, threads)
+            u8 = fastpath.levels_u8(flat, J, s, threads, layer.scratch("levels", flat.shape, np.uint8))
             a = u8.reshape(m, c)
         elif J > 1 and c >= PATCH_MIN_CHANNELS:  # quantised while copied into the patches
-            a = np.empty((m, K), np.uint8)
+            a = layer.scratch("patches", (m, K), np.uint8)
             kernels.patches(x, s, conv, oh, ow, a, threads)
         else:  # few channels (a network's first layer): whole levels, then the patches
-            u8 = fastpath.levels_u8(flat, J, s, threads)
-            a = np.empty((m, K), np.uint8)
+            u8 = fastpath.levels_u8(flat, J, s, threads, layer.scratch("levels", flat.shape, np.uint8))
+            a = layer.scratch("patches", (m, K), np.uint8)
             xq = u8.reshape(x.shape)
             kernels.im2col_cl(xq, conv, oh, ow, a, threads)
-    q = layer.int_products(threads)(a) if m else np.zeros((0, P * N), np.int32)
+    q = layer.int_products(threads)(a, layer.scratch("products", (m, P * N), np.int32)) if m else np.zeros((0, P * N), np.int32)
     residual = None
     if layer.post_residual is not None:
         if values.shape(layer.post_residual) != layer.out_shape_of(x_shape):
@@ -149,7 +150,8 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: boo
         r = values[layer.post_residual] if conv is None else values.channels_last(layer.post_residual)
         residual = np.ascontiguousarray(r, dtype=np.float32).reshape(m, N)
     nchw = conv is not None and nchw_out
-    y = np.empty((lead[0], N, m // lead[0] if m else 0) if nchw else (m, N), np.float32)
+    y_shape = (lead[0], N, m // lead[0] if m else 0) if nchw else (m, N)
+    y = np.empty(y_shape, np.float32) if returned else layer.scratch("output", y_shape, np.float32)
     hi, lo = kernels.epilogue_rows(q, layer.scales64, s, layer.alpha, layer.bias64, layer.zero_sign, residual, layer.post_relu, y,
                                    threads)
     if nchw:

@@ -47,6 +47,7 @@ class Layer:
     _wmat: np.ndarray | None = field(default=None, repr=False)
     _wabs: np.ndarray | None = field(default=None, repr=False)
     _int: dict[int, fastpath.IntProducts] = field(default_factory=dict, repr=False)
+    _scratch: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.zero_sign = fastpath.has_negative_zero(self.bias)  # see fastpath.finish
@@ -74,6 +75,16 @@ class Layer:
             conv_shape = None if self.conv is None else (self.in_shape[1], *self.conv["kernel_shape"])
             self._int[threads] = fastpath.IntProducts(self.products, fastpath.row_weights(self.trits, conv_shape), threads)
         return self._int[threads]
+
+    def scratch(self, role: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """The layer's work array `role`, reused from call to call while its shape holds: a
+        fresh multi-megabyte array costs a page fault per 4 KiB on first touch (about 9 ms of
+        a ResNet-50 call). Only for arrays no caller keeps past the next call (the last call's
+        record may read them until then)."""
+        buf = self._scratch.get(role)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._scratch[role] = np.empty(shape, dtype)
+        return buf
 
     def rows_of(self, shape: tuple[int, ...]) -> int:
         """Input rows (frames per trit and group) of one call on an input of `shape`."""
