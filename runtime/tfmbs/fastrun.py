@@ -32,7 +32,6 @@ from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.runtime.tfmbs.values import Values
 
 EXACT_F32 = 1 << 24
-PATCH_MIN_CHANNELS = 16  # below this, one quantised C-vector per patch element is too short a loop
 
 
 @dataclass
@@ -113,18 +112,17 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: boo
     else:
         x = np.ascontiguousarray(values.channels_last(layer.input), dtype=np.float32)  # [B, H, W, C]
     flat = x.reshape(-1)
-    ext = values.extremes(layer.input)
-    if J > 1 and ext is not None and flat.size:
-        s = actquant.scale_from_extremes(ext[0], ext[1], J)
+    amax = values.abs_max(layer.input)
+    if J > 1 and amax is not None and flat.size:
+        s = actquant.scale_from_extremes(amax, -amax, J)
     elif J == 1 and conv is not None:  # a mean: its rounding depends on the order, NCHW's is the formula's
         s = actquant.act_scale(values[layer.input], J)
     else:
         s = fastpath.act_scale(flat, J, threads)
-    u8 = None  # the input's levels, when they are made whole
+    u8 = fastpath.levels_u8(flat, J, s, threads, layer.scratch("levels", flat.shape, np.uint8))
     if conv is None:
         lead = x.shape[:-1]
         m = flat.size // K
-        u8 = fastpath.levels_u8(flat, J, s, threads, layer.scratch("levels", flat.shape, np.uint8))
         a = u8.reshape(m, K)
     else:
         b, h, w, c = x.shape
@@ -132,28 +130,29 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: boo
         lead = (b, oh, ow)
         m = b * oh * ow
         if tuple(conv["kernel_shape"]) == (1, 1) and tuple(conv["strides"]) == (1, 1) and not any(conv["pads"]):
-            u8 = fastpath.levels_u8(flat, J, s, threads, layer.scratch("levels", flat.shape, np.uint8))
             a = u8.reshape(m, c)
-        elif J > 1 and c >= PATCH_MIN_CHANNELS:  # quantised while copied into the patches
+        else:
             a = layer.scratch("patches", (m, K), np.uint8)
-            kernels.patches(x, s, conv, oh, ow, a, threads)
-        else:  # few channels (a network's first layer): whole levels, then the patches
-            u8 = fastpath.levels_u8(flat, J, s, threads, layer.scratch("levels", flat.shape, np.uint8))
-            a = layer.scratch("patches", (m, K), np.uint8)
-            xq = u8.reshape(x.shape)
-            kernels.im2col_cl(xq, conv, oh, ow, a, threads)
-    q = layer.int_products(threads)(a, layer.scratch("products", (m, P * N), np.int32)) if m else np.zeros((0, P * N), np.int32)
+            kernels.im2col_cl(u8.reshape(x.shape), conv, oh, ow, a, threads)
+    nchw = conv is not None and nchw_out
+    in_place = P == 1 and not nchw  # the float32 output overwrites the products (`kernels.epilogue_rows`)
+    q_shape = (m, P * N)
+    q = np.empty(q_shape, np.int32) if returned and in_place else layer.scratch("products", q_shape, np.int32)
+    if m:
+        layer.int_products(threads)(a, q)
     residual = None
     if layer.post_residual is not None:
         if values.shape(layer.post_residual) != layer.out_shape_of(x_shape):
             raise layer.residual_mismatch(values.shape(layer.post_residual), layer.out_shape_of(x_shape))
         r = values[layer.post_residual] if conv is None else values.channels_last(layer.post_residual)
         residual = np.ascontiguousarray(r, dtype=np.float32).reshape(m, N)
-    nchw = conv is not None and nchw_out
-    y_shape = (lead[0], N, m // lead[0] if m else 0) if nchw else (m, N)
-    y = np.empty(y_shape, np.float32) if returned else layer.scratch("output", y_shape, np.float32)
-    hi, lo = kernels.epilogue_rows(q, layer.scales64, s, layer.alpha, layer.bias64, layer.zero_sign, residual, layer.post_relu, y,
-                                   threads)
+    if in_place:
+        y = q.view(np.float32)
+    else:
+        y_shape = (lead[0], N, m // lead[0] if m else 0) if nchw else (m, N)
+        y = np.empty(y_shape, np.float32) if returned else layer.scratch("output", y_shape, np.float32)
+    top = kernels.epilogue_rows(q, layer.scales64, s, layer.alpha, layer.bias64, layer.zero_sign, residual, layer.post_relu, y,
+                                threads)
     if nchw:
         values[out] = y.reshape(lead[0], N, *lead[1:])
     elif conv is None:
@@ -161,11 +160,11 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: boo
     else:
         values.set_channels_last(out, y.reshape(*lead, N))
     if m:
-        values.set_extremes(out, hi, lo)
+        values.set_abs_max(out, top)
     shape = x.shape
 
     def levels() -> np.ndarray:
-        lv = fastpath.as_levels(u8 if u8 is not None else fastpath.levels_u8(flat, J, s, 1)).reshape(shape)
+        lv = fastpath.as_levels(u8).reshape(shape)
         return lv if conv is None else np.ascontiguousarray(lv.transpose(0, 3, 1, 2))
 
     return CallRecord(levels, s, m if conv is not None else layer.rows_of(shape))

@@ -17,11 +17,11 @@ thread halves the speed of the onnxruntime product that runs next.)
   q [M, P*N] (int32, plane-major columns) -> out [M, N] float32,
   y = float32((((Q_0 ws_0 (+ 0.0)) + Q_1 ws_1 + ...) * s (* alpha)) + b) in float64, exactly
   `host_ops.epilogue`'s steps; then the layer's post: y = float32(y + residual[m, n]),
-  y = np.maximum(y, 0) (-0.0 becomes +0.0, a NaN stays). Returns the max and min of what it
-  wrote (NaN if it wrote a NaN), taken on the row while it is in L1 as integer order keys of
-  the float32 bits: the next layer's activation scale needs no pass of its own.
-- `patches(x, s, geometry, out, m0, m1)`: `im2col_cl` of the levels of float32 x, quantised
-  while copied (one pass over the input instead of two).
+  y = np.maximum(y, 0) (-0.0 becomes +0.0, a NaN stays). Returns max|y| of what it wrote (NaN
+  if it wrote a NaN), taken on the row while it is in L1 as an integer max of the float32
+  bits without their sign: the next layer's activation scale (max|x| / L) needs no pass of
+  its own. With one weight plane the output may overwrite the products in place (each row
+  is made in an L1 scratch row first): the output's cache lines are then the ones just read.
 
 Inner loops run over one contiguous row or block in a function of their own: LLVM then
 vectorises them (a loop bounded by min(n, a + BLOCK) inside the block loop was 3x slower).
@@ -100,47 +100,33 @@ def im2col_cl(xq: np.ndarray, conv: dict[str, list[int]], oh: int, ow: int, out:
         k.im2col_cl_par(xq, *_geometry(conv), oh, ow, out, nb)
 
 
-def patches(x: np.ndarray, s: float, conv: dict[str, list[int]], oh: int, ow: int, out: np.ndarray, threads: int = 1) -> None:
-    """The channels-last patches of the levels (uint8 q + 128) of float32 x [B, H, W, C] at
-    scale s: `im2col_cl` of `levels_u8`, in one pass."""
-    k = _k().jit
-    nb = _blocks(out.size, out.shape[0], threads)
-    if nb == 1:
-        k.patches(x, np.float64(s), *_geometry(conv), oh, ow, out, 0, out.shape[0])
-    else:
-        k.patches_par(x, np.float64(s), *_geometry(conv), oh, ow, out, nb)
-
-
 NO_RESIDUAL = np.zeros((1, 1), np.float32)
 
 
-def _from_key(k: int) -> float:
-    b = np.int32(k)
-    return float(np.array([b ^ ((b >> 31) & 0x7FFFFFFF)], np.int32).view(np.float32)[0])
+INF_BITS = 0x7F800000
 
 
 def epilogue_rows(q: np.ndarray, ws: np.ndarray, s: float, alpha: float, bias: np.ndarray, zero_sign: bool,
-                  residual: np.ndarray | None, relu: bool, out: np.ndarray, threads: int = 1) -> tuple[float, float]:
-    """The fused epilogue (see the module docstring) of q [M, P*N] into out: rows [M, N], or
-    NCHW [B, N, R] with M = B*R (a convolution's output that is read as NCHW); ws [P, N] and
-    bias [N] float64, residual [M, N] float32 (channels-last) or None. Returns (max, min) of
-    out (both NaN if it holds a NaN; -inf, inf if it is empty)."""
+                  residual: np.ndarray | None, relu: bool, out: np.ndarray, threads: int = 1) -> float:
+    """The fused epilogue (see the module docstring) of q [M, P*N] into out: rows [M, N] (q's
+    own memory viewed as float32 may be `out` when P = 1), or NCHW [B, N, R] with M = B*R (a
+    convolution's output that is read as NCHW); ws [P, N] and bias [N] float64, residual
+    [M, N] float32 (channels-last) or None. Returns max|out| (NaN if out holds a NaN, 0.0 if
+    it is empty)."""
     m = q.shape[0]
     if m == 0:
-        return -np.inf, np.inf
+        return 0.0
     k = _k().jit
     args = (q, ws, np.float64(s), np.float64(alpha), alpha != 1.0, bias, zero_sign,
             NO_RESIDUAL if residual is None else residual, residual is not None, relu, out)
     nb = _blocks(q.size, m, threads)
     if out.ndim == 3:
-        hi, lo = k.epilogue_rows_nchw(*args, 0, m) if nb == 1 else k.epilogue_rows_nchw_par(*args, nb)
+        top = k.epilogue_rows_nchw(*args, 0, m) if nb == 1 else k.epilogue_rows_nchw_par(*args, nb)
     else:
-        args += (out.view(np.int32),)
-        hi, lo = k.epilogue_rows(*args, 0, m) if nb == 1 else k.epilogue_rows_par(*args, nb)
-    top, bottom = _from_key(hi), _from_key(lo)
-    if np.isnan(top) or np.isnan(bottom):
-        return np.nan, np.nan
-    return top, bottom
+        top = k.epilogue_rows(*args, 0, m) if nb == 1 else k.epilogue_rows_par(*args, nb)
+    if top > INF_BITS:
+        return float("nan")
+    return float(np.array([top], np.int32).view(np.float32)[0])
 
 
 def warm_up() -> None:
@@ -156,13 +142,10 @@ def warm_up() -> None:
     xq, a = np.zeros((1, 1, 1, 1), np.uint8), np.empty((1, 1), np.uint8)
     k.im2col_cl(xq, *g, a, 0, 1)
     k.im2col_cl_par(xq, *g, a, 1)
-    xf = np.zeros((1, 1, 1, 1), np.float32)
-    k.patches(xf, 1.0, *g, a, 0, 1)
-    k.patches_par(xf, 1.0, *g, a, 1)
     ws, b, y = np.ones((1, 1), np.float64), np.zeros(1, np.float64), np.empty((2, 1), np.float32)
-    args = (np.zeros((2, 1), np.int32), ws, 1.0, 1.0, False, b, False, NO_RESIDUAL, False, False, y, y.view(np.int32))
-    k.epilogue_rows(*args, 0, 2)
-    k.epilogue_rows_par(*args, 1)
+    args = (np.zeros((2, 1), np.int32), ws, 1.0, 1.0, False, b, False, NO_RESIDUAL, False, False)
+    k.epilogue_rows(*args, y, 0, 2)
+    k.epilogue_rows_par(*args, y, 1)
     y3 = y.reshape(1, 1, 2)
-    k.epilogue_rows_nchw(*args[:-2], y3, 0, 2)
-    k.epilogue_rows_nchw_par(*args[:-2], y3, 1)
+    k.epilogue_rows_nchw(*args, y3, 0, 2)
+    k.epilogue_rows_nchw_par(*args, y3, 1)

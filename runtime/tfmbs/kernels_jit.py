@@ -43,15 +43,6 @@ def copy_u8(src, dst):  # pragma: no cover - compiled
 
 
 @_jit
-def quantize_into(src, r, s, dst):  # pragma: no cover - compiled
-    """uint8 q + 128 of a contiguous float32 run (`levels` for one run: the division decides
-    the run if one quotient is near a tie)."""
-    if levels_block(src, r, dst, 128):
-        for c in range(src.size):
-            dst[c] = np.int32(np.rint(np.float64(src[c]) / s)) + 128
-
-
-@_jit
 def im2col_cl(xq, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, m0, m1):  # pragma: no cover - compiled
     """Rows m0..m1 of the channels-last patches of uint8 levels xq [B, H, W, C]; a kernel row
     that lies inside the image with dw = 1 is one contiguous run of KW*C bytes."""
@@ -78,37 +69,6 @@ def im2col_cl(xq, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, m0, m1):  # pragm
                     if 0 <= ix < W:
                         a = ((b * H + iy) * W + ix) * C
                         copy_u8(flat[a:a + C], out[m, o + j * C:o + (j + 1) * C])
-                    else:
-                        out[m, o + j * C:o + (j + 1) * C] = 128
-
-
-@_jit
-def patches(x, s, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, m0, m1):  # pragma: no cover - compiled
-    """`im2col_cl` of the levels of float32 x [B, H, W, C], quantised as they are copied."""
-    B, H, W, C = x.shape
-    flat = x.reshape(B * H * W * C)
-    r = 1.0 / s
-    per = oh * ow
-    run = kw * C
-    for m in range(m0, m1):
-        b = m // per
-        rest = m - b * per
-        y = rest // ow
-        x0 = (rest - y * ow) * sw - pw
-        for i in range(kh):
-            iy = y * sh - ph + i * dh
-            o = i * run
-            if iy < 0 or iy >= H:
-                out[m, o:o + run] = 128
-            elif dw == 1 and x0 >= 0 and x0 + kw <= W:
-                a = ((b * H + iy) * W + x0) * C
-                quantize_into(flat[a:a + run], r, s, out[m, o:o + run])
-            else:
-                for j in range(kw):
-                    ix = x0 + j * dw
-                    if 0 <= ix < W:
-                        a = ((b * H + iy) * W + ix) * C
-                        quantize_into(flat[a:a + C], r, s, out[m, o + j * C:o + (j + 1) * C])
                     else:
                         out[m, o + j * C:o + (j + 1) * C] = 128
 
@@ -153,27 +113,36 @@ def epilogue_row(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_resi
 
 
 @_jit
-def order_keys(bits, hi, lo):  # pragma: no cover - compiled
-    """Max and min of float32 values given as their int32 bits, as order keys: k = b ^ ((b >> 31)
-    & 0x7FFFFFFF) orders every float32 (NaNs beyond the infinities) like the integers, and an
-    integer reduction vectorises where a float one does not."""
+def abs_max_bits(bits, top):  # pragma: no cover - compiled
+    """max(|x|) of float32 values given as their int32 bits, as bits: |x|'s bits order like the
+    integers (a NaN's lie above the infinity's, 0x7F800000), and an integer reduction
+    vectorises where a float one does not."""
     for n in range(bits.size):
-        b = bits[n]
-        k = b ^ ((b >> 31) & 0x7FFFFFFF)
-        hi = max(hi, k)
-        lo = min(lo, k)
-    return hi, lo
+        top = max(top, bits[n] & 0x7FFFFFFF)
+    return top
 
 
 @_jit
-def epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, bits, m0, m1):  # pragma: no cover
-    hi = np.int32(-(1 << 31))
-    lo = np.int32((1 << 31) - 1)
+def copy_f32(src, dst):  # pragma: no cover - compiled
+    for n in range(src.size):
+        dst[n] = src[n]
+
+
+@_jit
+def epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, m0, m1):  # pragma: no cover
+    """Rows m0..m1 of the epilogue into out; each row is made in an L1 scratch row and then
+    copied, so `out` may be q's own memory (a float32 view of it, with one weight plane): the
+    row is read whole before it is overwritten, and both loops vectorise."""
+    N = out.shape[1]
+    tmp = np.empty(N, np.float32)
+    bits = tmp.view(np.int32)
+    top = np.int32(0)
     for m in range(m0, m1):
         epilogue_row(q[m], ws, s, alpha, use_alpha, bias, zero_sign, residual[m if use_residual else 0], use_residual,
-                     relu, out[m])
-        hi, lo = order_keys(bits[m], hi, lo)  # the row is still in L1
-    return hi, lo
+                     relu, tmp)
+        top = abs_max_bits(bits, top)
+        copy_f32(tmp, out[m])
+    return top
 
 
 @_jit
@@ -183,8 +152,7 @@ def epilogue_rows_nchw(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, us
     B, N, R = out.shape
     tmp = np.empty((ROW_BLOCK, N), np.float32)
     bits = tmp.view(np.int32)
-    hi = np.int32(-(1 << 31))
-    lo = np.int32((1 << 31) - 1)
+    top = np.int32(0)
     m = m0
     while m < m1:
         b = m // R
@@ -193,12 +161,12 @@ def epilogue_rows_nchw(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, us
         for k in range(e - m):
             epilogue_row(q[m + k], ws, s, alpha, use_alpha, bias, zero_sign, residual[m + k if use_residual else 0],
                          use_residual, relu, tmp[k])
-            hi, lo = order_keys(bits[k], hi, lo)
+            top = abs_max_bits(bits[k], top)
         for n in range(N):
             for k in range(e - m):
                 out[b, n, r0 + k] = tmp[k, n]
         m = e
-    return hi, lo
+    return top
 
 
 # -- the same over `nb` row blocks in parallel (numba's thread pool: OpenMP where it has it) ----
@@ -221,31 +189,20 @@ def im2col_cl_par(xq, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, nb):  # pragm
 
 
 @_par
-def patches_par(x, s, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, nb):  # pragma: no cover - compiled
-    m = out.shape[0]
+def epilogue_rows_par(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, nb):  # pragma: no cover
+    m = q.shape[0]
+    tops = np.empty(nb, np.int32)
     for i in numba.prange(nb):
-        patches(x, s, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, i * m // nb, (i + 1) * m // nb)
-
-
-@_par
-def epilogue_rows_par(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, bits, nb):  # pragma: no cover
-    m = out.shape[0]
-    keys = np.empty((nb, 2), np.int32)
-    for i in numba.prange(nb):
-        hi, lo = epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, bits,
-                               i * m // nb, (i + 1) * m // nb)
-        keys[i, 0] = hi
-        keys[i, 1] = lo
-    return keys[:, 0].max(), keys[:, 1].min()
+        tops[i] = epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out,
+                                i * m // nb, (i + 1) * m // nb)
+    return tops.max()
 
 
 @_par
 def epilogue_rows_nchw_par(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, nb):  # pragma: no cover
     m = q.shape[0]
-    keys = np.empty((nb, 2), np.int32)
+    tops = np.empty(nb, np.int32)
     for i in numba.prange(nb):
-        hi, lo = epilogue_rows_nchw(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out,
-                                    i * m // nb, (i + 1) * m // nb)
-        keys[i, 0] = hi
-        keys[i, 1] = lo
-    return keys[:, 0].max(), keys[:, 1].min()
+        tops[i] = epilogue_rows_nchw(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out,
+                                     i * m // nb, (i + 1) * m // nb)
+    return tops.max()

@@ -5,7 +5,7 @@ channels-last rows instead ([B, H, W, C] = [B*H*W, C]: a 1x1 convolution's input
 no im2col, and its output rows are what the products give), so a value keeps whichever
 form it was made in and the other is made once, on first demand: chains of fast layers
 never transpose, and only the values read as NCHW (segment outputs, the other paths) are.
-The fast path's epilogue also records each output's max and min, so the next layer's
+The fast path's epilogue also records each output's largest magnitude, so the next layer's
 activation scale costs no pass of its own.
 """
 
@@ -18,7 +18,7 @@ class Values:
     def __init__(self) -> None:
         self._plain: dict[str, np.ndarray] = {}  # as the segment's contract has it (NCHW for 4-D)
         self._cl: dict[str, np.ndarray] = {}  # channels-last [B, H, W, C] of 4-D values
-        self._extremes: dict[str, tuple[float, float]] = {}
+        self._abs_max: dict[str, float] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self._plain or name in self._cl
@@ -51,9 +51,9 @@ class Values:
             v = self._cl[name] = np.ascontiguousarray(self._plain[name].transpose(0, 2, 3, 1))
         return v
 
-    def set_extremes(self, name: str, hi: float, lo: float) -> None:
-        self._extremes[name] = (hi, lo)
+    def set_abs_max(self, name: str, value: float) -> None:
+        self._abs_max[name] = value
 
-    def extremes(self, name: str) -> tuple[float, float] | None:
-        """(max, min) of the value if its maker recorded them (NaN max: it holds a NaN)."""
-        return self._extremes.get(name)
+    def abs_max(self, name: str) -> float | None:
+        """max|x| of the value if its maker recorded it (NaN: it holds a NaN)."""
+        return self._abs_max.get(name)
