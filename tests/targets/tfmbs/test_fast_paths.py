@@ -99,6 +99,22 @@ def test_levels_next_to_half_levels(top, small_chunks):
     np.testing.assert_array_equal(q, want)
 
 
+@pytest.mark.parametrize("top", [0.5495248, 0.6485743])
+def test_levels_where_the_reciprocal_product_rounds_the_other_way(top, small_chunks):
+    """float32 x next to (k + 1/2) * s for which rint(x * fl(1/s)) != rint(x / s) in float64:
+    the kernel's multiply-first shortcut must hand those blocks to the division."""
+    top = np.float32(top)
+    s = float(top) / 121
+    half = ((np.arange(-121, 121) + 0.5) * s).astype(np.float32)
+    x = np.concatenate([half, np.nextafter(half, np.float32(1)), np.nextafter(half, np.float32(-1)), [top]])
+    x64 = x.astype(np.float64)
+    assert np.any(np.rint(x64 * (1.0 / s)) != np.rint(x64 / s))  # the case exists
+    want, s_want = actquant.quantize(x, 5)
+    q, s_got = fastpath.levels_i8(x, 5, 2)
+    assert s_got == s_want == s
+    np.testing.assert_array_equal(q, want)
+
+
 def test_levels_of_zeros_and_bad_values():
     q, s = fastpath.levels_i8(np.zeros((3, 5), np.float32), 5, 2)
     assert s == 1.0 and not q.any()
