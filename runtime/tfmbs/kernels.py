@@ -45,7 +45,7 @@ BLOCK = 1 << 12  # elements per tie check of `levels`
 ROW_BLOCK = 64  # rows per scratch block of the NCHW epilogue
 
 
-SPLIT_MIN = 1 << 16  # elements of work below which a kernel runs serially on the calling thread
+SPLIT_MIN = 1 << 14  # elements of work below which a kernel runs serially on the calling thread (a launch wakes the other core)
 
 
 @functools.cache
