@@ -123,6 +123,15 @@ def abs_max_bits(bits, top):  # pragma: no cover - compiled
 
 
 @_jit
+def max_of(v):  # pragma: no cover - compiled
+    """v.max() without numba's array reductions (whose first use imports scipy for BLAS)."""
+    top = v[0]
+    for i in range(1, v.size):
+        top = max(top, v[i])
+    return top
+
+
+@_jit
 def copy_f32(src, dst):  # pragma: no cover - compiled
     for n in range(src.size):
         dst[n] = src[n]
@@ -195,7 +204,7 @@ def epilogue_rows_par(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use
     for i in numba.prange(nb):
         tops[i] = epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out,
                                 i * m // nb, (i + 1) * m // nb)
-    return tops.max()
+    return max_of(tops)
 
 
 @_par
@@ -205,4 +214,4 @@ def epilogue_rows_nchw_par(q, ws, s, alpha, use_alpha, bias, zero_sign, residual
     for i in numba.prange(nb):
         tops[i] = epilogue_rows_nchw(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out,
                                      i * m // nb, (i + 1) * m // nb)
-    return tops.max()
+    return max_of(tops)
