@@ -373,3 +373,19 @@ def test_epilogue_written_nchw_is_the_rows_transposed(batch, r, threads, small_c
     got = kernels.epilogue_rows(q, ws, 0.01, 1.0, bias, False, res, True, nchw, threads)
     _same_bits(nchw, np.ascontiguousarray(rows.reshape(batch, r, n).transpose(0, 2, 1)))
     assert got == want
+
+
+def test_replay_after_fast_calls_loads_the_device_and_agrees(tmp_path):
+    """A replay on an artifact that has only run fast so far must still find its resident
+    weights in SRAM (they are loaded then, counted in the first call as the closed form has
+    it): same outputs as the reference, counters equal to the fast path's."""
+    path = str(tmp_path / "m.tsuc")
+    tsuc.compile(CONV, target="tfmbs", output=path)
+    x = _rand([2, 4, 7, 6], 7)
+    exe = tsuc.load(path)
+    exe.run({"x": x})
+    exe.run({"x": x})
+    fast = _strip(exe)
+    _same_bits(exe.run({"x": x}, mode="replay")["y"], _expect("conv", x, {}))
+    assert _strip(exe) == fast
+    assert all(s["closed_form_agrees"] for s in exe.profile()["segments"] if s["kind"] == "tfmbs")
