@@ -144,6 +144,7 @@ class Executable:
         as_torch = any(_is_torch(v) for v in feeds.values())
         env = self._bind_inputs(feeds)
         resolved = self._resolve_params(params)
+        self._last_run, self._profile = None, {}  # a call that fails leaves no profile (not the last good call's)
         start = time.perf_counter()
         spans = []
         for ex, p in zip(self._segments, resolved):

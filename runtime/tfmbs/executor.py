@@ -121,6 +121,9 @@ class TfmbsSegment(SegmentExecutor):
                 raise TsucError(f"parameter tfmbs.products=int8 does not apply to tfmbs layer {bad.plan.name!r} "
                                 f"(act_trits={bad.plan.act_trits}: 8-bit levels need act_trits <= {fastpath.INT8_MAX_ACT_TRITS})")
         threads = int(params.get("threads") or 0) or fastpath.cpu_threads()
+        # A call that fails leaves no profile: the fast path's records read the layers' work
+        # arrays (`Layer.scratch`) lazily, and a failed call has overwritten some of them.
+        self._last, self._profile_cache = [], None
         if self._fused is not None:
             return self._run_fused(feeds, params, mode, products, threads)
         env = Values()

@@ -389,3 +389,26 @@ def test_replay_after_fast_calls_loads_the_device_and_agrees(tmp_path):
     _same_bits(exe.run({"x": x}, mode="replay")["y"], _expect("conv", x, {}))
     assert _strip(exe) == fast
     assert all(s["closed_form_agrees"] for s in exe.profile()["segments"] if s["kind"] == "tfmbs")
+
+
+TWO_CONVS = _model([helper.make_node("Conv", ["x", "w0"], ["c0"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+                    helper.make_node("Conv", ["c0", "w1"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
+                   {"w0": _rand((4, 4, 3, 3), 1, 0.3), "w1": _rand((5, 4, 3, 3), 2, 0.3)}, ["b", 4, 6, 6], ["b", 5, 6, 6])
+
+
+@pytest.mark.parametrize("params", [{}, {"products": "blas"}, {"mode": "replay"}])
+def test_a_failed_call_leaves_no_stale_profile(params, tmp_path):
+    """The second layer's input overflows to inf in the second call (a TsucError): the first
+    layer has already overwritten its work arrays, which the first call's lazy profile would
+    read. Every engine then reports no profile rather than a mix of the two calls."""
+    path = str(tmp_path / "m.tsuc")
+    tsuc.compile(TWO_CONVS, target="tfmbs", output=path)
+    exe = tsuc.load(path)
+    exe.run({"x": np.maximum(_rand((2, 4, 6, 6), 1), 0)}, **params)
+    assert _strip(exe)
+    exe = tsuc.load(path)
+    exe.run({"x": np.maximum(_rand((2, 4, 6, 6), 1), 0)}, **params)
+    with np.errstate(over="ignore"), pytest.raises(TsucError, match="NaN or infinite"):
+        exe.run({"x": _rand((2, 4, 6, 6), 2) * np.float32(1e38)}, **params)
+    assert exe.profile() == {}
+    assert all(ex.profile() == {} for ex in exe.executors)
