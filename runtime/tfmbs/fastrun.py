@@ -89,7 +89,7 @@ def finish(layer: Layer, q: np.ndarray, s: float, out_shape: tuple[int, ...], th
     y = np.empty(out_shape, np.float32)
     if layer.conv is not None:
         b, n = out_shape[:2]
-        view = y.reshape(b, n, -1)
+        view = y.reshape(b, n, out_shape[2] * out_shape[3])
     else:
         view = y.reshape(-1, layer.plan.n)
     fastpath.finish(q, layer.scales, s, layer.alpha, layer.bias, view, channels_first=layer.conv is not None,
@@ -183,7 +183,7 @@ def run_blas(layer: Layer, x: np.ndarray, threads: int, blas: BlasThreads) -> tu
         else:  # channel-major: W [P*N, K] @ patches [K, B*OH*OW]
             c = layer.conv
             q = w @ im2col_t(levels, c["kernel_shape"], c["strides"], c["pads"], c["dilations"], dtype=dtype)
-            q = q.reshape(P, N, out_shape[0], -1).transpose(2, 0, 1, 3)
+            q = q.reshape(P, N, out_shape[0], out_shape[2] * out_shape[3]).transpose(2, 0, 1, 3)
     return finish(layer, q, s, out_shape, threads), CallRecord(levels, s, layer.rows_of(x.shape))
 
 
@@ -210,5 +210,5 @@ def run_wrapped(layer: Layer, x: np.ndarray, cfg: FabricConfig, threads: int, bl
     if layer.conv is None:
         q = q.reshape(-1, P, N)
     else:
-        q = q.T.reshape(P, N, out_shape[0], -1).transpose(2, 0, 1, 3)
+        q = q.T.reshape(P, N, out_shape[0], out_shape[2] * out_shape[3]).transpose(2, 0, 1, 3)
     return finish(layer, q, s, out_shape, threads), CallRecord(levels, s, layer.rows_of(x.shape))

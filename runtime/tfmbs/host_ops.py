@@ -47,7 +47,7 @@ def im2col(x: np.ndarray, kernel, strides, pads, dilations, dtype=None) -> np.nd
     win = _windows(x, kernel, strides, pads, dilations)
     out = np.empty(win.shape, dtype or x.dtype)
     out[...] = win
-    return out.reshape(win.shape[0] * win.shape[1] * win.shape[2], -1)
+    return out.reshape(win.shape[0] * win.shape[1] * win.shape[2], win.shape[3] * win.shape[4] * win.shape[5])
 
 
 def im2col_t(x: np.ndarray, kernel, strides, pads, dilations, dtype=None) -> np.ndarray:

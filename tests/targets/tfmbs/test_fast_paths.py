@@ -393,7 +393,7 @@ def test_replay_after_fast_calls_loads_the_device_and_agrees(tmp_path):
 
 TWO_CONVS = _model([helper.make_node("Conv", ["x", "w0"], ["c0"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
                     helper.make_node("Conv", ["c0", "w1"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
-                   {"w0": _rand((4, 4, 3, 3), 1, 0.3), "w1": _rand((5, 4, 3, 3), 2, 0.3)}, ["b", 4, 6, 6], ["b", 5, 6, 6])
+                   {"w0": _rand((16, 16, 3, 3), 1, 0.3), "w1": _rand((5, 16, 3, 3), 2, 0.3)}, ["b", 16, 6, 6], ["b", 5, 6, 6])
 
 
 @pytest.mark.parametrize("params", [{}, {"products": "blas"}, {"mode": "replay"}])
@@ -404,11 +404,42 @@ def test_a_failed_call_leaves_no_stale_profile(params, tmp_path):
     path = str(tmp_path / "m.tsuc")
     tsuc.compile(TWO_CONVS, target="tfmbs", output=path)
     exe = tsuc.load(path)
-    exe.run({"x": np.maximum(_rand((2, 4, 6, 6), 1), 0)}, **params)
+    exe.run({"x": np.maximum(_rand((2, 16, 6, 6), 1), 0)}, **params)
     assert _strip(exe)
     exe = tsuc.load(path)
-    exe.run({"x": np.maximum(_rand((2, 4, 6, 6), 1), 0)}, **params)
+    exe.run({"x": np.maximum(_rand((2, 16, 6, 6), 1), 0)}, **params)
     with np.errstate(over="ignore"), pytest.raises(TsucError, match="NaN or infinite"):
-        exe.run({"x": _rand((2, 4, 6, 6), 2) * np.float32(1e38)}, **params)
+        exe.run({"x": _rand((2, 16, 6, 6), 2) * np.float32(1e38)}, **params)
     assert exe.profile() == {}
     assert all(ex.profile() == {} for ex in exe.executors)
+
+
+DYN_GEMM = _model([helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+                   helper.make_node("MatMul", ["r", "w2"], ["y"])],
+                  {"w": _rand((160, 13), 3), "w2": _rand((13, 6), 4)}, ["b", 3, 160], ["b", 3, 6])
+
+
+@pytest.mark.parametrize("name", ["conv", "matmul"])
+@pytest.mark.parametrize("options", [{}, {"w_planes": 2, "act_trits": 2}, {"acc_bits": 8, "overflow": "wrap"}])
+def test_an_empty_batch_runs_on_every_engine(name, options, tmp_path):
+    """A dynamic batch of 0: an empty output of the right shape on every engine (the conv
+    reshapes once inferred -1 from an empty array), the same counters, and the next call
+    with a real batch still right. K = 144 and 160 overflow 8-bit accumulators: the wrapped
+    path too."""
+    path = str(tmp_path / "m.tsuc")
+    tsuc.compile(TWO_CONVS if name == "conv" else DYN_GEMM, target="tfmbs", output=path, options=options)
+    shape = [16, 6, 6] if name == "conv" else [3, 160]
+    want = (0, 5, 6, 6) if name == "conv" else (0, 3, 6)
+    runs = {"auto": {}, "int8": {"threads": 2}, "blas": {"products": "blas"}, "replay": {"mode": "replay"}}
+    profiles, outs = {}, {}
+    for key, params in runs.items():
+        exe = tsuc.load(path)
+        if "acc_bits" in options:
+            assert exe.executors[0].layers[0].plan.may_overflow(exe.executors[0].config)
+        y = exe.run({"x": np.zeros([0] + shape, np.float32)}, **params)["y"]
+        assert y.shape == want and y.dtype == np.float32, key
+        profiles[key] = _strip(exe)
+        outs[key] = exe.run({"x": _rand([2] + shape, 5)}, **params)["y"]
+    for key in runs:
+        assert profiles[key] == profiles["replay"], key
+        _same_bits(outs[key], outs["replay"])
