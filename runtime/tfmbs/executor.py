@@ -26,6 +26,7 @@ the first call's profile only).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -70,6 +71,9 @@ class TfmbsSegment(SegmentExecutor):
         self._profile_cache: dict[str, Any] | None = None
         self._replayed_preload: Counters | None = None
         self._device_loaded = False  # this segment's resident weights are in the device model's SRAM
+        # One call at a time: the fast path reuses per-layer work arrays and onnxruntime
+        # bindings from call to call, and a profile reads the last call's arrays lazily.
+        self._lock = threading.RLock()
 
     def warm_up(self) -> None:
         """Load-time set-up of the default fast path, so the first run costs what a later one
@@ -111,6 +115,10 @@ class TfmbsSegment(SegmentExecutor):
     # -- running ----------------------------------------------------------------------------
 
     def run(self, feeds: dict[str, np.ndarray], params: dict[str, Any]) -> dict[str, np.ndarray]:
+        with self._lock:
+            return self._run(feeds, params)
+
+    def _run(self, feeds: dict[str, np.ndarray], params: dict[str, Any]) -> dict[str, np.ndarray]:
         mode = params.get("mode") or "fast"
         products = params.get("products") or "auto"
         if products == "int8":
@@ -215,12 +223,14 @@ class TfmbsSegment(SegmentExecutor):
     # -- profile, trace, inspect ---------------------------------------------------------------
 
     def profile(self) -> dict[str, Any]:
-        if not self._last:
-            return {}
-        if self._profile_cache is None:
-            self._profile_cache = profile.segment_profile(self.config, self.layers, self._records(), first_call=self._last_first_call,
-                                                          mode=self._last_mode, replayed_preload=self._replayed_preload)
-        return self._profile_cache
+        with self._lock:
+            if not self._last:
+                return {}
+            if self._profile_cache is None:
+                self._profile_cache = profile.segment_profile(self.config, self.layers, self._records(),
+                                                              first_call=self._last_first_call, mode=self._last_mode,
+                                                              replayed_preload=self._replayed_preload)
+            return self._profile_cache
 
     def profile_detailed(self) -> dict[str, Any]:
         """The last call in the seed's `Fabric.profile_detailed()` form."""
@@ -239,12 +249,13 @@ class TfmbsSegment(SegmentExecutor):
         """Chrome/Perfetto trace of the last call on process `pid` from `t0_us`: frames per
         tile (one track per tile) and DMA bursts (one more track), in fabric time. Layers with
         more than `profile.FRAME_EVENTS_MAX` frames show as one event per tile."""
-        prof = self.profile()
-        if not prof:
-            return []
-        events, _end = profile.trace_events(self.config, self.layers, self._records(), prof, t0_us * self.config.clock_hz / 1e6,
-                                            pid)
-        return events
+        with self._lock:
+            prof = self.profile()
+            if not prof:
+                return []
+            events, _end = profile.trace_events(self.config, self.layers, self._records(), prof,
+                                                t0_us * self.config.clock_hz / 1e6, pid)
+            return events
 
     @classmethod
     def describe(cls, spec: dict[str, Any]) -> list[str]:

@@ -443,3 +443,29 @@ def test_an_empty_batch_runs_on_every_engine(name, options, tmp_path):
     for key in runs:
         assert profiles[key] == profiles["replay"], key
         _same_bits(outs[key], outs["replay"])
+
+
+def test_concurrent_calls_of_one_loaded_artifact(tmp_path):
+    """Threads sharing one loaded artifact: the fast path reuses per-layer work arrays and
+    onnxruntime bindings from call to call, so calls must not interleave (they are
+    serialised per segment): every thread gets its own input's output."""
+    import threading
+
+    path = str(tmp_path / "m.tsuc")
+    tsuc.compile(TWO_CONVS, target="tfmbs", output=path)
+    xs = [np.maximum(_rand((2, 16, 6, 6), s), 0) for s in range(4)]
+    want = [tsuc.load(path).run({"x": x}, threads=1)["y"] for x in xs]
+    exe = tsuc.load(path)
+    wrong = []
+
+    def work(i):
+        for _ in range(60):
+            if not np.array_equal(exe.run({"x": xs[i]}, threads=1)["y"], want[i]):
+                wrong.append(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong
