@@ -136,7 +136,7 @@ class TfmbsSegment(SegmentExecutor):
             return self._run_fused(feeds, params, mode, products, threads)
         env = Values()
         for i, n in enumerate(self.spec["inputs"]):
-            env[f"arg{i}"] = np.asarray(feeds[n])
+            env[f"arg{i}"] = np.asarray(feeds[n], dtype=np.float32)  # what every path quantises and adds (act_trits=1: the mean)
         first = self._calls == 0
         fab = self.fabric if mode == "replay" else None
         self._replayed_preload = None

@@ -469,3 +469,19 @@ def test_concurrent_calls_of_one_loaded_artifact(tmp_path):
     for t in threads:
         t.join()
     assert not wrong
+
+
+@pytest.mark.parametrize("act_trits", [1, 5])
+def test_a_segment_fed_float64_quantises_its_float32_values(act_trits, tmp_path):
+    """A tfmbs segment called directly with a float64 array (the artifact casts its inputs,
+    a segment's caller may not): every engine quantises the float32 values (with one trit,
+    the fast path's mean of a convolution input was taken in float64)."""
+    path = str(tmp_path / "m.tsuc")
+    tsuc.compile(TWO_CONVS, target="tfmbs", output=path, options={"act_trits": act_trits})
+    x = _rand((2, 16, 6, 6), 3).astype(np.float64) * (1 + 1e-9)
+    outs = {}
+    for key, params in {"fast": {}, "blas": {"products": "blas"}, "replay": {"mode": "replay"}}.items():
+        outs[key] = tsuc.load(path).executors[0].run({"x": x}, params)["y"]
+    want = tsuc.load(path).run({"x": x.astype(np.float32)})["y"]
+    for key in outs:
+        _same_bits(outs[key], want)
