@@ -485,3 +485,21 @@ def test_a_segment_fed_float64_quantises_its_float32_values(act_trits, tmp_path)
     want = tsuc.load(path).run({"x": x.astype(np.float32)})["y"]
     for key in outs:
         _same_bits(outs[key], want)
+
+
+@pytest.mark.parametrize("name", ["conv", "matmul"])
+@pytest.mark.parametrize("options", [{}, {"w_planes": 2}])
+def test_returned_outputs_are_not_overwritten_by_the_next_call(name, options, tmp_path):
+    """The fast path reuses per-layer work arrays from call to call (`Layer.scratch`), and a
+    one-plane layer's output overwrites its products in place: what a call returned must
+    stay as it was through later calls of the same shape, and of another batch and back."""
+    path = str(tmp_path / "m.tsuc")
+    tsuc.compile(TWO_CONVS if name == "conv" else DYN_GEMM, target="tfmbs", output=path, options=options)
+    shape = [16, 6, 6] if name == "conv" else [3, 160]
+    exe = tsuc.load(path)
+    first = exe.run({"x": _rand([2] + shape, 1)})["y"]
+    kept = first.copy()
+    for seed, batch in ((2, 2), (3, 3), (4, 2)):
+        exe.run({"x": _rand([batch] + shape, seed)})
+    _same_bits(first, kept)
+    _same_bits(kept, tsuc.load(path).run({"x": _rand([2] + shape, 1)}, products="blas")["y"])
