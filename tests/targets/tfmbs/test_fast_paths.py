@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import helper
+from onnx import TensorProto, helper, numpy_helper
 
 import tsuc
 from tsuc.errors import TsucError
@@ -503,3 +503,41 @@ def test_returned_outputs_are_not_overwritten_by_the_next_call(name, options, tm
         exe.run({"x": _rand([batch] + shape, seed)})
     _same_bits(first, kept)
     _same_bits(kept, tsuc.load(path).run({"x": _rand([2] + shape, 1)}, products="blas")["y"])
+
+
+def _residual_input_model():
+    """x, r -> y0 = relu(conv(x) + r) -> y = conv(y0) + r: r reaches the fabric only through
+    the folded residual Adds, so a NaN in it shows first in y0's recorded max|y0|."""
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["c0"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c0", "r"], ["a0"]), helper.make_node("Relu", ["a0"], ["y0"]),
+             helper.make_node("Conv", ["y0", "w1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c1", "r"], ["y"])]
+    shape = ["b", 4, 5, 5]
+    graph = helper.make_graph(nodes, "m", [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in ("x", "r")],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in ("y0", "y")],
+                              [numpy_helper.from_array(_rand((4, 4, 3, 3), s, 0.3), f"w{s}") for s in (0, 1)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+@pytest.mark.parametrize("bad,refused", [(np.nan, True), (-np.nan, True), (np.inf, True), (-np.inf, False), (None, False)])
+def test_a_bad_value_arriving_through_a_residual_is_refused_by_every_engine(bad, refused, tmp_path):
+    """A NaN or infinity in an input used only as a residual: the second layer's scale (from
+    the first layer's recorded max|y0| on the fast path) refuses it with the one sentence,
+    on every engine; -inf is made 0 by the Relu (and stays in y, which no layer reads):
+    every engine gives the same bits as the replay."""
+    path = str(tmp_path / "m.tsuc")
+    exe = tsuc.compile(_residual_input_model(), target="tfmbs", output=path)
+    assert [len(s["config"]["layers"]) for s in exe.manifest["segments"]] == [2]
+    x, r = _rand((2, 4, 5, 5), 1), _rand((2, 4, 5, 5), 2)
+    if bad is not None:
+        r[1, 1, 1, 1] = bad
+    outs = {}
+    for key, params in {"fast": {}, "int8_2": {"threads": 2}, "blas": {"products": "blas"}, "replay": {"mode": "replay"}}.items():
+        if refused:
+            with pytest.raises(TsucError, match="contains NaN or infinite values"):
+                tsuc.load(path).run({"x": x, "r": r}, **params)
+        else:
+            outs[key] = tsuc.load(path).run({"x": x, "r": r}, **params)
+    for key in outs:
+        for name in ("y0", "y"):
+            _same_bits(outs[key][name], outs["replay"][name])
