@@ -541,3 +541,50 @@ def test_a_bad_value_arriving_through_a_residual_is_refused_by_every_engine(bad,
     for key in outs:
         for name in ("y0", "y"):
             _same_bits(outs[key][name], outs["replay"][name])
+
+
+def _chain_model():
+    """One fabric segment of five layers with a dynamic batch: a residual that is the segment
+    input (NCHW), a dilated conv with asymmetric pads, a residual from a channels-last layer
+    output, an output (y1) that a later layer also reads, a 1x1 stride-2 conv, and a MatMul
+    on that conv's 4-D output."""
+    b = "b"
+    inits = {"w0": _rand((4, 4, 3, 3), 1, 0.3), "w1": _rand((6, 4, 3, 3), 2, 0.3), "w2": _rand((6, 6, 3, 3), 3, 0.3),
+             "w3": _rand((5, 6, 1, 1), 4, 0.3), "wm": _rand((5, 7), 5, 0.3), "b1": _rand((6,), 6, 0.1),
+             "w4": _rand((3, 6, 1, 1), 7, 0.3)}
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["c0"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c0", "x"], ["a0"]),
+             helper.make_node("Conv", ["a0", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=[1, 0, 2, 1], dilations=[2, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2"], ["c2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c2", "r1"], ["a2"]), helper.make_node("Relu", ["a2"], ["y1"]),
+             helper.make_node("Conv", ["y1", "w3"], ["y2"], kernel_shape=[1, 1], strides=[2, 2]),
+             helper.make_node("MatMul", ["y2", "wm"], ["y3"]),
+             helper.make_node("Conv", ["y1", "w4"], ["y4"], kernel_shape=[1, 1])]
+    outs = [("y1", [b, 6, 8, 9]), ("y2", [b, 5, 4, 5]), ("y3", [b, 5, 4, 7]), ("y4", [b, 3, 8, 9])]
+    graph = helper.make_graph(nodes, "m", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [b, 4, 9, 10])],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in outs],
+                              [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+@pytest.mark.parametrize("options", [{}, {"w_planes": 2, "act_trits": 2}, {"act_trits": 1}])
+def test_a_chain_of_layers_with_changing_batches_agrees_on_every_engine(options, tmp_path, small_chunks):
+    """Channels-last values between layers, NCHW-written outputs split over threads across
+    batch boundaries, and per-layer work arrays and onnxruntime bindings reused as the batch
+    goes 2, 3, 2: outputs and counters equal the BLAS path's on every call (and the
+    replay's on the first: it is slow)."""
+    path = str(tmp_path / "m.tsuc")
+    exe = tsuc.compile(_chain_model(), target="tfmbs", output=path, options=options)
+    assert [len(s["config"]["layers"]) for s in exe.manifest["segments"]] == [6]
+    assert exe.executors[0]._nchw_outputs == {4, 5}  # L4 is the MatMul (rows either way)
+    runs = {"int8_2": {"threads": 2}, "int8_1": {"threads": 1}, "int8_3": {"threads": 3}, "blas": {"products": "blas"},
+            "replay": {"mode": "replay"}}
+    exes = {key: tsuc.load(path) for key in runs}
+    for seed, batch in enumerate((2, 3, 2)):
+        x = _rand((batch, 4, 9, 10), 10 + seed)
+        outs = {key: exes[key].run({"x": x}, **params) for key, params in runs.items() if key != "replay" or seed == 0}
+        for key in outs:
+            for name in ("y1", "y2", "y3", "y4"):
+                _same_bits(outs[key][name], outs["blas"][name])
+            assert _strip(exes[key]) == _strip(exes["blas"]), key
