@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import struct
 from types import SimpleNamespace
 
 import numpy as np
@@ -65,14 +66,10 @@ def _k():
 
 
 def _blocks(work: int, rows: int, threads: int) -> int:
-    """How many row blocks (one per thread) a kernel with `work` elements over `rows` rows gets;
-    sets numba's thread count for this thread when it is more than one."""
-    nb = max(1, min(threads, rows, work // SPLIT_MIN))
-    if nb > 1:
-        numba = _k().numba
-        nb = min(nb, numba.config.NUMBA_NUM_THREADS)
-        numba.set_num_threads(nb)
-    return nb
+    """How many row blocks (one per thread) a kernel with `work` elements over `rows` rows gets.
+    A parallel kernel runs `prange(nb)`, so at most nb threads of numba's pool work on it
+    (setting numba's thread count on every call cost ~20 us, a third of a small kernel)."""
+    return max(1, min(threads, rows, work // SPLIT_MIN, _k().numba.config.NUMBA_NUM_THREADS))
 
 
 def levels_u8(flat: np.ndarray, s: float, out: np.ndarray, threads: int = 1) -> None:
@@ -126,7 +123,7 @@ def epilogue_rows(q: np.ndarray, ws: np.ndarray, s: float, alpha: float, bias: n
         top = k.epilogue_rows(*args, 0, m) if nb == 1 else k.epilogue_rows_par(*args, nb)
     if top > INF_BITS:
         return float("nan")
-    return float(np.array([top], np.int32).view(np.float32)[0])
+    return struct.unpack("<f", struct.pack("<i", top))[0]
 
 
 def warm_up() -> None:
