@@ -1,6 +1,6 @@
 """Benchmark and hand-checkable figures of the tfmbs target.
 
-    python3 benchmarks/bench_tfmbs.py [--runs 10] [--workdir DIR] [--skip-resnet] [--skip-accuracy]
+    python3 benchmarks/bench_tfmbs.py [--runs 10] [--rounds 3] [--workdir DIR] [--skip-resnet] [--skip-accuracy]
 
 (a) One Gemm, K=2048, N=120, batch 1, act_trits=1, w_planes=1: the frame count, cycles and
     utilisation from the simulator, next to the same numbers worked out by hand from the
@@ -325,6 +325,7 @@ def figure_d(model: str, x: np.ndarray, workdir: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="alternating blocks of --runs calls per side (default 3)")
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "tsuc-bench"))
     parser.add_argument("--skip-resnet", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true", help="leave out (d), the layer-by-layer accuracy (three compiles)")
@@ -332,6 +333,7 @@ def main() -> None:
     os.makedirs(args.workdir, exist_ok=True)
     figure_a(args.workdir)
     if not args.skip_resnet:
+        globals()["ROUNDS"] = max(1, args.rounds)
         model, x = figure_b_c(args.workdir, args.runs)
         if not args.skip_accuracy:
             figure_d(model, x, args.workdir)
