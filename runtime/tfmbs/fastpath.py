@@ -7,7 +7,7 @@ computed, so this module computes it the fastest exact way it can (`fastrun.run_
 strings the pieces together):
 
 - **scale** (`act_scale`): max and min in chunks over threads, unless the value's maker
-  recorded them (`values.Values.extremes`: the fused epilogue does).
+  recorded its largest magnitude (`values.Values.abs_max`: the fused epilogue does).
 - **levels** (`levels_u8`): q = rint(fl64(x / s)) stored as uint8 q + 128, for act_trits <= 5
   (|q| <= 121), numba's `kernels.levels_u8` on blocks over threads. No clip is needed: with
   s = fl(M / L) and M = max|x|, |x| / s <= M / s = L / (1 + d) with |d| <= 2^-53, so

@@ -167,7 +167,7 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: boo
         lv = fastpath.as_levels(u8).reshape(shape)
         return lv if conv is None else np.ascontiguousarray(lv.transpose(0, 3, 1, 2))
 
-    return CallRecord(levels, s, m if conv is not None else layer.rows_of(shape))
+    return CallRecord(levels, s, m)
 
 
 def run_blas(layer: Layer, x: np.ndarray, threads: int, blas: BlasThreads) -> tuple[np.ndarray, CallRecord]:

@@ -1,11 +1,11 @@
 """numba kernels of the fast path: levels, channels-last im2col and the fused epilogue.
 
-Each kernel is serial and releases the GIL (`nogil`); `fastpath.run_rows` splits the rows of
-a call over the cores with Python threads, which sleep when idle. (numba's own `prange`
-runs on an OpenMP pool whose threads spin after every parallel region, and a spinning
-thread halves the speed of the onnxruntime product that runs next.)
+Each kernel is a serial numba function that releases the GIL (`nogil`), and a `prange`
+wrapper over `nb` row blocks (`_blocks`: one per thread from `SPLIT_MIN` elements of work) in
+`kernels_jit`. numba's OpenMP pool is asked for passive waits (see `_k`): a thread spinning
+after a parallel region halves the speed of the onnxruntime product that runs next.
 
-- `levels(x, s, out)` (int8) and `levels_u8(x, s, out)` (uint8 q + 128): q = rint(fl64(x / s)).
+- `levels_u8(x, s, out)`: q = rint(fl64(x / s)), stored as uint8 q + 128.
   A float64 division costs ~8x a multiplication, so the quotient is first taken as
   x * (1/s): fl(x * fl(1/s)) is within 3 ulp of fl(x / s) (|error| < 1e-13 for
   |x / s| <= 121.5), so rint of either is the same unless the product lies within 1e-9 of a
@@ -77,9 +77,9 @@ def levels_u8(flat: np.ndarray, s: float, out: np.ndarray, threads: int = 1) -> 
     k = _k().jit
     nb = _blocks(flat.size, flat.size, threads)
     if nb == 1:
-        k.levels(flat, np.float64(s), out, 128)
+        k.levels(flat, np.float64(s), out)
     else:
-        k.levels_par(flat, np.float64(s), out, 128, nb)
+        k.levels_par(flat, np.float64(s), out, nb)
 
 
 def _geometry(conv: dict[str, list[int]]) -> tuple[int, ...]:
@@ -133,8 +133,8 @@ def warm_up() -> None:
     k = _k().jit
     x = np.array([0.5, -1.0, 2.0], np.float32)
     u8 = np.empty(3, np.uint8)
-    k.levels(x, 1.0, u8, 128)
-    k.levels_par(x, 1.0, u8, 128, 1)
+    k.levels(x, 1.0, u8)
+    k.levels_par(x, 1.0, u8, 1)
     g = (1, 1, 1, 1, 0, 0, 1, 1, 1, 1)
     xq, a = np.zeros((1, 1, 1, 1), np.uint8), np.empty((1, 1), np.uint8)
     k.im2col_cl(xq, *g, a, 0, 1)

@@ -9,31 +9,32 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from tsuc.runtime.tfmbs.fastpath import LEVEL_ZERO
 from tsuc.runtime.tfmbs.kernels import BLOCK, ROW_BLOCK, TIE_BAND
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_jit
-def levels_block(x, r, out, offset):  # pragma: no cover - compiled
+def levels_block(x, r, out):  # pragma: no cover - compiled
     near = False
     for i in range(x.size):  # branch-free over one contiguous block: vectorised
         d = np.float64(x[i]) * r
         k = np.rint(d)
         near |= np.abs(d - k) > 0.5 - TIE_BAND
-        out[i] = np.int32(k) + offset
+        out[i] = np.int32(k) + LEVEL_ZERO
     return near
 
 
 @_jit
-def levels(x, s, out, offset):  # pragma: no cover - compiled
+def levels(x, s, out):  # pragma: no cover - compiled
     n = x.size
     r = 1.0 / s
     for a in range(0, n, BLOCK):
         e = min(n, a + BLOCK)
-        if levels_block(x[a:e], r, out[a:e], offset):  # a quotient close to a tie: the division decides
+        if levels_block(x[a:e], r, out[a:e]):  # a quotient close to a tie: the division decides
             for i in range(a, e):
-                out[i] = np.int32(np.rint(np.float64(x[i]) / s)) + offset
+                out[i] = np.int32(np.rint(np.float64(x[i]) / s)) + LEVEL_ZERO
 
 
 @_jit
@@ -187,10 +188,10 @@ _par = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 
 
 @_par
-def levels_par(x, s, out, offset, nb):  # pragma: no cover - compiled
+def levels_par(x, s, out, nb):  # pragma: no cover - compiled
     n = x.size
     for i in numba.prange(nb):
-        levels(x[i * n // nb:(i + 1) * n // nb], s, out[i * n // nb:(i + 1) * n // nb], offset)
+        levels(x[i * n // nb:(i + 1) * n // nb], s, out[i * n // nb:(i + 1) * n // nb])
 
 
 @_par
