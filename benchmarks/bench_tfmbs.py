@@ -96,6 +96,18 @@ def interleaved(anchor, ours, runs: int) -> tuple[list[float], list[float]]:
     return times
 
 
+def load_and_first_run(art: str, feeds: dict[str, np.ndarray]):
+    """(executable, seconds of `tsuc.load`, seconds of the first run after it)."""
+    import tsuc
+
+    t0 = time.perf_counter()
+    exe = tsuc.load(art)
+    t_load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    exe.run(feeds)
+    return exe, t_load, time.perf_counter() - t0
+
+
 def _load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
@@ -145,12 +157,7 @@ def figure_b_c(workdir: str, runs: int) -> tuple[str, np.ndarray]:
         alone.append(time.perf_counter() - t0)
     print(f"  onnxruntime float alone (before any tsuc session exists), median of {runs}: {statistics.median(alone) * 1e3:.1f} ms")
     time.sleep(PAUSE_S)
-    t0 = time.perf_counter()
-    exe = tsuc.load(art)
-    t_load = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    exe.run({name: x})
-    t_first = time.perf_counter() - t0
+    exe, t_load, t_first = load_and_first_run(art, {name: x})
     tf = [e for e in exe.executors if e.spec["kind"] == "tfmbs"]
     for _ in range(2):
         exe.run({name: x})
@@ -208,12 +215,7 @@ def fused_figures(model: str, workdir: str, sess, name: str, x: np.ndarray, runs
 
     art = os.path.join(workdir, "r50_tfmbs_fused.tsuc")
     tsuc.compile(model, target="tfmbs", output=art, options={"fuse": True})
-    t0 = time.perf_counter()
-    exe = tsuc.load(art)
-    t_load = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    exe.run({name: x})
-    t_first = time.perf_counter() - t0
+    exe, t_load, t_first = load_and_first_run(art, {name: x})
     for _ in range(2):
         exe.run({name: x})
     t_ort, t_fused = interleaved(lambda: sess.run(None, {name: x}), lambda: exe.run({name: x}), runs)

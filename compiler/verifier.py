@@ -46,14 +46,7 @@ class IncrementalVerifier:
     def verify(self, op: Operation) -> bool:
         """Verify `op` (and what it holds); True if it was skipped as unchanged."""
         if _local(op) and not op.regions:
-            key = _fingerprint(op)
-            if self._passed.get(op) == key:
-                self.skipped += 1
-                return True
-            op.verify(verify_nested_ops=False)
-            self.checked += 1
-            self._passed[op] = key
-            return False
+            return self._verify_unless_passed(op, _fingerprint(op))
         unchanged = True
         structure: list = []  # blocks, their arguments and ops in order: what a region op's verifier walks
         for region in op.regions:
@@ -72,16 +65,20 @@ class IncrementalVerifier:
                 if block.parent is not region:
                     raise ValueError("Parent pointer of block does not refer to containing region")
         if _local(op):  # an op with regions: skipped when it and everything it holds is as it was
-            key = (_fingerprint(op), tuple(structure))
-            if unchanged and self._passed.get(op) == key:
-                self.skipped += 1
-                return True
-            op.verify(verify_nested_ops=False)
-            self.checked += 1
-            self._passed[op] = key
-            return False
+            return self._verify_unless_passed(op, (_fingerprint(op), tuple(structure)), unchanged)
         op.verify(verify_nested_ops=False)
         self.checked += 1
+        return False
+
+    def _verify_unless_passed(self, op: Operation, key: tuple, unchanged: bool = True) -> bool:
+        """Skip `op` if it passed with this `key` (and nothing inside changed), else verify it
+        alone and remember the key."""
+        if unchanged and self._passed.get(op) == key:
+            self.skipped += 1
+            return True
+        op.verify(verify_nested_ops=False)
+        self.checked += 1
+        self._passed[op] = key
         return False
 
 
