@@ -97,6 +97,40 @@ def finish(layer: Layer, q: np.ndarray, s: float, out_shape: tuple[int, ...], th
     return y
 
 
+def input_levels(layer: Layer, values: Values, threads: int) -> tuple[np.ndarray, float, tuple[int, ...]]:
+    """(uint8 levels q + 128, flat; scale s; their shape) of the layer's input: channels-last
+    [B, H, W, C] for a convolution. A value read by two layers (a ResNet block's first conv
+    and its downsample) is quantised once per call. A convolution input that exists only as
+    NCHW (a segment input) is quantised as it is and its bytes transposed: levels are
+    elementwise and the scale does not depend on the order (act_trits = 1's mean is taken
+    on NCHW either way)."""
+    J, name, conv = layer.plan.act_trits, layer.input, layer.conv
+    key = (name, J, conv is None)
+    known = values.levels(key)
+    if known is not None:
+        return known
+    nchw = conv is not None and not values.has_channels_last(name)
+    x = np.ascontiguousarray(values[name] if conv is None or nchw else values.channels_last(name), dtype=np.float32)
+    flat = x.reshape(-1)
+    amax = values.abs_max(name)
+    if J > 1 and amax is not None and flat.size:
+        s = actquant.scale_from_extremes(amax, -amax, J)
+    elif J == 1 and conv is not None:  # a mean: its rounding depends on the order, NCHW's is the formula's
+        s = actquant.act_scale(values[name], J)
+    else:
+        s = fastpath.act_scale(flat, J, threads)
+    u8 = fastpath.levels_u8(flat, J, s, threads, layer.scratch("levels_nchw" if nchw else "levels", flat.shape, np.uint8))
+    shape = x.shape
+    if nchw:
+        b, c, h, w = x.shape
+        shape = (b, h, w, c)
+        cl = layer.scratch("levels", flat.shape, np.uint8)
+        kernels.nhwc_from_nchw(u8.reshape(x.shape), cl.reshape(shape))
+        u8 = cl
+    values.set_levels(key, (u8, s, shape))
+    return u8, s, shape
+
+
 def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: bool = False, returned: bool = True) -> CallRecord:
     """The layer on onnxruntime's 8-bit integer products, reading its input from `values` and
     storing its output there as `out` (channels-last for a convolution, see `Values`, unless
@@ -107,22 +141,11 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: boo
     J, P, N, K = layer.plan.act_trits, layer.plan.w_planes, layer.plan.n, layer.plan.k
     conv = layer.conv
     x_shape = values.shape(layer.input)
-    if conv is None:
-        x = np.ascontiguousarray(values[layer.input], dtype=np.float32)
-    else:
-        x = np.ascontiguousarray(values.channels_last(layer.input), dtype=np.float32)  # [B, H, W, C]
-    flat = x.reshape(-1)
-    amax = values.abs_max(layer.input)
-    if J > 1 and amax is not None and flat.size:
-        s = actquant.scale_from_extremes(amax, -amax, J)
-    elif J == 1 and conv is not None:  # a mean: its rounding depends on the order, NCHW's is the formula's
-        s = actquant.act_scale(values[layer.input], J)
-    else:
-        s = fastpath.act_scale(flat, J, threads)
-    u8 = fastpath.levels_u8(flat, J, s, threads, layer.scratch("levels", flat.shape, np.uint8))
+    u8, s, shape = input_levels(layer, values, threads)
+    x = u8.reshape(shape)
     if conv is None:
         lead = x.shape[:-1]
-        m = flat.size // K
+        m = u8.size // K
         a = u8.reshape(m, K)
     else:
         b, h, w, c = x.shape
@@ -133,7 +156,7 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: boo
             a = u8.reshape(m, c)
         else:
             a = layer.scratch("patches", (m, K), np.uint8)
-            kernels.im2col_cl(u8.reshape(x.shape), conv, oh, ow, a, threads)
+            kernels.im2col_cl(x, conv, oh, ow, a, threads)
     nchw = conv is not None and nchw_out
     in_place = P == 1 and not nchw  # the float32 output overwrites the products (`kernels.epilogue_rows`)
     q_shape = (m, P * N)
@@ -161,7 +184,6 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: boo
         values.set_channels_last(out, y.reshape(*lead, N))
     if m:
         values.set_abs_max(out, top)
-    shape = x.shape
 
     def levels() -> np.ndarray:
         lv = fastpath.as_levels(u8).reshape(shape)

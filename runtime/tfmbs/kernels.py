@@ -43,7 +43,7 @@ import numpy as np
 AVAILABLE = importlib.util.find_spec("numba") is not None  # imported on first use: compiles need not pay for it
 TIE_BAND = 1e-9  # |frac(x * r)| this close to 0.5: decide by the true division
 BLOCK = 1 << 12  # elements per tie check of `levels`
-ROW_BLOCK = 64  # rows per scratch block of the NCHW epilogue
+BLOCK_ELEMENTS = 2048  # elements per scratch block of the epilogue (whole rows: 8 KiB of float32, in L1)
 
 
 SPLIT_MIN = 1 << 14  # elements of work below which a kernel runs serially on the calling thread (a launch wakes the other core)
@@ -97,6 +97,17 @@ def im2col_cl(xq: np.ndarray, conv: dict[str, list[int]], oh: int, ow: int, out:
         k.im2col_cl_par(xq, *_geometry(conv), oh, ow, out, nb)
 
 
+FEW_CHANNELS = 16  # below this many channels numba's transpose beats numpy's strided copy
+
+
+def nhwc_from_nchw(x: np.ndarray, out: np.ndarray) -> None:
+    """out [B, H, W, C] = x [B, C, H, W] (both C-contiguous, same dtype)."""
+    if x.shape[1] < FEW_CHANNELS:
+        _k().jit.nhwc_from_nchw(x, out)
+    else:
+        np.copyto(out, x.transpose(0, 2, 3, 1))
+
+
 NO_RESIDUAL = np.zeros((1, 1), np.float32)
 
 
@@ -139,6 +150,7 @@ def warm_up() -> None:
     xq, a = np.zeros((1, 1, 1, 1), np.uint8), np.empty((1, 1), np.uint8)
     k.im2col_cl(xq, *g, a, 0, 1)
     k.im2col_cl_par(xq, *g, a, 1)
+    k.nhwc_from_nchw(xq, xq)
     ws, b, y = np.ones((1, 1), np.float64), np.zeros(1, np.float64), np.empty((2, 1), np.float32)
     args = (np.zeros((2, 1), np.int32), ws, 1.0, 1.0, False, b, False, NO_RESIDUAL, False, False)
     k.epilogue_rows(*args, y, 0, 2)

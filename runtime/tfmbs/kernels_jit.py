@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from tsuc.runtime.tfmbs.fastpath import LEVEL_ZERO
-from tsuc.runtime.tfmbs.kernels import BLOCK, ROW_BLOCK, TIE_BAND
+from tsuc.runtime.tfmbs.kernels import BLOCK, BLOCK_ELEMENTS, TIE_BAND
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
@@ -75,26 +75,54 @@ def im2col_cl(xq, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, m0, m1):  # pragm
 
 
 @_jit
-def epilogue_row1(q, w0, s, bias, residual, use_residual, relu, out):  # pragma: no cover - compiled
+def nhwc_from_nchw(x, out):  # pragma: no cover - compiled
+    """out [B, H, W, C] = x [B, C, H, W] transposed, for few channels (an image's uint8
+    levels): written in order, read from C streams (numpy's strided copy of a 3-channel
+    image is 3x slower; from 16 channels on numpy's is the faster)."""
+    B, C, H, W = x.shape
+    xf = x.reshape(B * C * H * W)
+    of = out.reshape(B * H * W * C)
+    hw = H * W
+    for b in range(B):
+        src = b * C * hw
+        dst = b * hw * C
+        for p in range(hw):
+            for c in range(C):
+                of[dst + p * C + c] = xf[src + c * hw + p]
+
+
+@_jit
+def post_flat(q, w, s, b, residual, use_residual, relu, out):  # pragma: no cover - compiled
+    """The common case (one weight plane, no alpha, no -0.0 bias) over a block of whole rows
+    seen flat: w and b are the scales and bias repeated once per row of the block, so the loop
+    runs over the whole block (per-row loops of N = 64 cost 3x as much in loop overhead)."""
     # The post (+ residual, relu) is written out here and in `epilogue_row`: moved into a shared
     # inlined function it read residual[n if use_residual else 0], which cost 30% (the loop
     # no longer vectorised as well).
-    for n in range(out.size):
-        v32 = np.float32(np.float64(q[n]) * w0[n] * s + bias[n])
+    for i in range(out.size):
+        v32 = np.float32(np.float64(q[i]) * w[i] * s + b[i])
         if use_residual:
-            v32 = v32 + residual[n]
+            v32 = v32 + residual[i]
         if relu and v32 <= 0:  # np.maximum(y, 0): -0.0 becomes +0.0, a NaN stays
             v32 = np.float32(0.0)
-        out[n] = v32
+        out[i] = v32
+
+
+@_jit
+def repeated_rows(v, rows):  # pragma: no cover - compiled
+    """float64 v [N] repeated `rows` times, flat."""
+    n = v.size
+    out = np.empty(rows * n, np.float64)
+    for r in range(rows):
+        for i in range(n):
+            out[r * n + i] = v[i]
+    return out
 
 
 @_jit
 def epilogue_row(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out):  # pragma: no cover
     N = out.size
     P = ws.shape[0]
-    if P == 1 and not zero_sign and not use_alpha:  # the common case in one vectorised pass
-        epilogue_row1(q, ws[0], s, bias, residual, use_residual, relu, out)
-        return
     y = np.empty(N, np.float64)
     for n in range(N):
         y[n] = np.float64(q[n]) * ws[0, n]
@@ -142,42 +170,75 @@ def copy_f32(src, dst):  # pragma: no cover - compiled
 
 
 @_jit
+def common_case(ws, zero_sign, use_alpha):  # pragma: no cover - compiled
+    return ws.shape[0] == 1 and not zero_sign and not use_alpha
+
+
+@_jit
+def block_rows(n):  # pragma: no cover - compiled
+    """Rows per block of the common case: about BLOCK_ELEMENTS elements, at least one row."""
+    return max(1, BLOCK_ELEMENTS // n)
+
+
+@_jit
+def epilogue_block(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, m, e, wr, br, tmp):  # pragma: no cover
+    """Rows m..e of the epilogue into the flat scratch tmp [(e - m) * N] (wr, br: the common
+    case's repeated scales and bias, see `post_flat`)."""
+    N = ws.shape[1]
+    if common_case(ws, zero_sign, use_alpha):
+        n = (e - m) * N
+        qf = q.reshape(q.size)[m * N:e * N]
+        rf = residual.reshape(residual.size)
+        post_flat(qf, wr[:n], s, br[:n], rf[m * N:e * N] if use_residual else rf, use_residual, relu, tmp[:n])
+    else:
+        for k in range(e - m):
+            epilogue_row(q[m + k], ws, s, alpha, use_alpha, bias, zero_sign, residual[m + k if use_residual else 0],
+                         use_residual, relu, tmp[k * N:(k + 1) * N])
+
+
+@_jit
 def epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, m0, m1):  # pragma: no cover
-    """Rows m0..m1 of the epilogue into out; each row is made in an L1 scratch row and then
-    copied, so `out` may be q's own memory (a float32 view of it, with one weight plane): the
-    row is read whole before it is overwritten, and both loops vectorise."""
+    """Rows m0..m1 of the epilogue into out; each block of rows is made in an L1 scratch block
+    and then copied, so `out` may be q's own memory (a float32 view of it, with one weight
+    plane): the block is read whole before it is overwritten, and every loop vectorises."""
     N = out.shape[1]
-    tmp = np.empty(N, np.float32)
+    R = block_rows(N)
+    wr, br = repeated_rows(ws[0], R), repeated_rows(bias, R)
+    tmp = np.empty(R * N, np.float32)
     bits = tmp.view(np.int32)
+    flat = out.reshape(out.size)
     top = np.int32(0)
-    for m in range(m0, m1):
-        epilogue_row(q[m], ws, s, alpha, use_alpha, bias, zero_sign, residual[m if use_residual else 0], use_residual,
-                     relu, tmp)
-        top = abs_max_bits(bits, top)
-        copy_f32(tmp, out[m])
+    m = m0
+    while m < m1:
+        e = min(m1, m + R)
+        n = (e - m) * N
+        epilogue_block(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, m, e, wr, br, tmp)
+        top = abs_max_bits(bits[:n], top)
+        copy_f32(tmp[:n], flat[m * N:e * N])
+        m = e
     return top
 
 
 @_jit
 def epilogue_rows_nchw(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, m0, m1):  # pragma: no cover
     """`epilogue_rows` writing NCHW out [B, N, R] (rows m = b * R + r): blocks of rows are made
-    in a small channels-last scratch, then copied out channel by channel (contiguous runs)."""
-    B, N, R = out.shape
-    tmp = np.empty((ROW_BLOCK, N), np.float32)
+    in the channels-last scratch, then copied out channel by channel (contiguous runs)."""
+    B, N, RR = out.shape
+    R = block_rows(N)
+    wr, br = repeated_rows(ws[0], R), repeated_rows(bias, R)
+    tmp = np.empty(R * N, np.float32)
     bits = tmp.view(np.int32)
     top = np.int32(0)
     m = m0
     while m < m1:
-        b = m // R
-        r0 = m - b * R
-        e = min(m1, m + ROW_BLOCK, (b + 1) * R)
-        for k in range(e - m):
-            epilogue_row(q[m + k], ws, s, alpha, use_alpha, bias, zero_sign, residual[m + k if use_residual else 0],
-                         use_residual, relu, tmp[k])
-            top = abs_max_bits(bits[k], top)
+        b = m // RR
+        r0 = m - b * RR
+        e = min(m1, m + R, (b + 1) * RR)
+        epilogue_block(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, m, e, wr, br, tmp)
+        top = abs_max_bits(bits[:(e - m) * N], top)
         for n in range(N):
             for k in range(e - m):
-                out[b, n, r0 + k] = tmp[k, n]
+                out[b, n, r0 + k] = tmp[k * N + n]
         m = e
     return top
 

@@ -6,10 +6,14 @@ no im2col, and its output rows are what the products give), so a value keeps whi
 form it was made in and the other is made once, on first demand: chains of fast layers
 never transpose, and only the values read as NCHW (segment outputs, the other paths) are.
 The fast path's epilogue also records each output's largest magnitude, so the next layer's
-activation scale costs no pass of its own.
+activation scale costs no pass of its own, and a value's uint8 levels are kept for the call,
+so a second layer reading it (a ResNet block's first conv and its downsample) does not
+quantise it again.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +23,7 @@ class Values:
         self._plain: dict[str, np.ndarray] = {}  # as the segment's contract has it (NCHW for 4-D)
         self._cl: dict[str, np.ndarray] = {}  # channels-last [B, H, W, C] of 4-D values
         self._abs_max: dict[str, float] = {}
+        self._levels: dict[tuple[Any, ...], tuple[np.ndarray, float, tuple[int, ...]]] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self._plain or name in self._cl
@@ -44,6 +49,9 @@ class Values:
         """A 4-D value made channels-last ([B, H, W, C])."""
         self._cl[name] = value
 
+    def has_channels_last(self, name: str) -> bool:
+        return name in self._cl
+
     def channels_last(self, name: str) -> np.ndarray:
         """The 4-D value `name` as a contiguous [B, H, W, C] array."""
         v = self._cl.get(name)
@@ -57,3 +65,10 @@ class Values:
     def abs_max(self, name: str) -> float | None:
         """max|x| of the value if its maker recorded it (NaN: it holds a NaN)."""
         return self._abs_max.get(name)
+
+    def set_levels(self, key: tuple[Any, ...], levels: tuple[np.ndarray, float, tuple[int, ...]]) -> None:
+        """A value's quantised form for this call: key (name, act_trits, layout), (uint8 levels, scale, shape)."""
+        self._levels[key] = levels
+
+    def levels(self, key: tuple[Any, ...]) -> tuple[np.ndarray, float, tuple[int, ...]] | None:
+        return self._levels.get(key)

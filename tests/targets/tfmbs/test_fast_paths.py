@@ -357,15 +357,17 @@ def test_fused_relu_of_an_underflowed_negative_is_plus_zero():
     assert not np.signbit(got[0, 0])
 
 
+@pytest.mark.parametrize("planes", [1, 2])
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("batch,r", [(1, 130), (3, 70), (2, 1)])
-def test_epilogue_written_nchw_is_the_rows_transposed(batch, r, threads, small_chunks):
-    """An output read as NCHW is written so (row blocks of `kernels.ROW_BLOCK` through a
-    scratch, across batch boundaries and thread splits): the rows epilogue, transposed."""
+@pytest.mark.parametrize("batch,r", [(1, 130), (3, 70), (2, 1), (3, 300)])
+def test_epilogue_written_nchw_is_the_rows_transposed(batch, r, threads, planes, small_chunks):
+    """An output read as NCHW is written so (blocks of whole rows, about
+    `kernels.BLOCK_ELEMENTS` elements, through a scratch, across batch boundaries and thread
+    splits): the rows epilogue, transposed."""
     rng = np.random.default_rng(r)
     n = 9
-    q = rng.integers(-500, 500, (batch * r, 2 * n)).astype(np.int32)
-    ws, bias = rng.standard_normal((2, n)), rng.standard_normal(n)
+    q = rng.integers(-500, 500, (batch * r, planes * n)).astype(np.int32)
+    ws, bias = rng.standard_normal((planes, n)), rng.standard_normal(n)
     res = rng.standard_normal((batch * r, n)).astype(np.float32)
     rows = np.empty((batch * r, n), np.float32)
     want = kernels.epilogue_rows(q, ws, 0.01, 1.0, bias, False, res, True, rows)
