@@ -37,7 +37,7 @@ from tsuc.runtime.tfmbs import actquant, fastpath, fastrun, kernels, profile, re
 from tsuc.runtime.tfmbs.fabric import Fabric
 from tsuc.runtime.tfmbs.fused import FusedParts
 from tsuc.runtime.tfmbs.host_ops import epilogue
-from tsuc.runtime.tfmbs.layer import CONFIG_VERSION, load_segment  # noqa: F401  (CONFIG_VERSION: the format read)
+from tsuc.runtime.tfmbs.layer import CONFIG_VERSION, Layer, load_segment  # noqa: F401  (CONFIG_VERSION: the format read)
 from tsuc.runtime.tfmbs.machine import FabricConfig
 from tsuc.runtime.tfmbs.options import TfmbsParams
 from tsuc.runtime.tfmbs.schedule import Counters
@@ -62,6 +62,7 @@ class TfmbsSegment(SegmentExecutor):
             self.n_inputs = seg.n_inputs
         self._devices = self.devices
         self._nchw_outputs = self._outputs_read_as_nchw()
+        self._readers = self._level_readers()
         self._device_key = ("tfmbs", tuple(sorted(self.config.to_dict().items())))
         self._blas = fastrun.BlasThreads()
         self._calls = 0
@@ -96,6 +97,22 @@ class TfmbsSegment(SegmentExecutor):
             return set()
         read = {layer.input for layer in self.layers} | {layer.post_residual for layer in self.layers}
         return {i for i in range(len(self.layers)) if f"L{i}" in self.outputs and f"L{i}" not in read}
+
+    def _level_readers(self) -> dict[int, Layer]:
+        """For each layer, the first later layer that reads its output in the same layout
+        (channels-last convolutions, or rows) and quantises it with act_trits > 1 in 8 bits:
+        the fast path's epilogue makes that reader's levels in the same kernel call."""
+        if self._fused is not None:
+            return {}
+        out: dict[int, Layer] = {}
+        for i, layer in enumerate(self.layers):
+            for later in self.layers[i + 1:]:
+                if later.input == f"L{i}":
+                    if (later.int8_ok() and later.plan.act_trits > 1 and i not in self._nchw_outputs
+                            and (later.conv is None) == (layer.conv is None)):
+                        out[i] = later
+                    break
+        return out
 
     @staticmethod
     def _fused_machine(spec: dict[str, Any], where: str) -> FabricConfig:
@@ -202,7 +219,7 @@ class TfmbsSegment(SegmentExecutor):
                 raise TsucError(f"tfmbs layer {layer.plan.name!r} got an input of shape {shape}, compiled for {want}")
             if fab is None and products != "blas" and layer.int8_ok() and not layer.plan.may_overflow(self.config):
                 records.append(fastrun.run_int8(layer, values, f"L{i}", threads, nchw_out=i in self._nchw_outputs,
-                                                returned=f"L{i}" in self.outputs))
+                                                returned=f"L{i}" in self.outputs, reader=self._readers.get(i)))
                 continue
             x = values[layer.input]
             if x.dtype != np.float32:

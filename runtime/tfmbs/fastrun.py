@@ -131,13 +131,17 @@ def input_levels(layer: Layer, values: Values, threads: int) -> tuple[np.ndarray
     return u8, s, shape
 
 
-def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: bool = False, returned: bool = True) -> CallRecord:
+def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: bool = False, returned: bool = True,
+             reader: Layer | None = None) -> CallRecord:
     """The layer on onnxruntime's 8-bit integer products, reading its input from `values` and
     storing its output there as `out` (channels-last for a convolution, see `Values`, unless
     `nchw_out`: an output only read as NCHW is written so by the epilogue; an output that is
     not `returned` from the segment reuses the layer's array from the last call):
     levels (uint8 q + 128), channels-last patches, products, and the fused epilogue with the
-    layer's post (residual add, relu), which also records the output's max and min."""
+    layer's post (residual add, relu), which also records the output's max|y|. With a
+    `reader` (the next layer that reads the output, in the same layout, with act_trits > 1)
+    the epilogue's kernel call also makes that reader's levels of the output (see
+    `kernels.epilogue_levels`)."""
     J, P, N, K = layer.plan.act_trits, layer.plan.w_planes, layer.plan.n, layer.plan.k
     conv = layer.conv
     x_shape = values.shape(layer.input)
@@ -174,8 +178,15 @@ def run_int8(layer: Layer, values: Values, out: str, threads: int, nchw_out: boo
     else:
         y_shape = (lead[0], N, m // lead[0] if m else 0) if nchw else (m, N)
         y = np.empty(y_shape, np.float32) if returned else layer.scratch("output", y_shape, np.float32)
-    top = kernels.epilogue_rows(q, layer.scales64, s, layer.alpha, layer.bias64, layer.zero_sign, residual, layer.post_relu, y,
-                                threads)
+    post = (q, layer.scales64, s, layer.alpha, layer.bias64, layer.zero_sign, residual, layer.post_relu, y)
+    if reader is not None and not nchw:
+        rj = reader.plan.act_trits
+        ru8 = reader.scratch("levels", (m * N,), np.uint8)
+        top, rs = kernels.epilogue_levels(*post, rj, ru8, threads)
+        if rs is not None:
+            values.set_levels((out, rj, conv is None), (ru8, rs, (*lead, N)))
+    else:
+        top = kernels.epilogue_rows(*post, threads)
     if nchw:
         values[out] = y.reshape(lead[0], N, *lead[1:])
     elif conv is None:

@@ -18,10 +18,17 @@ after a parallel region halves the speed of the onnxruntime product that runs ne
   y = float32((((Q_0 ws_0 (+ 0.0)) + Q_1 ws_1 + ...) * s (* alpha)) + b) in float64, exactly
   `host_ops.epilogue`'s steps; then the layer's post: y = float32(y + residual[m, n]),
   y = np.maximum(y, 0) (-0.0 becomes +0.0, a NaN stays). Returns max|y| of what it wrote (NaN
-  if it wrote a NaN), taken on the row while it is in L1 as an integer max of the float32
+  if it wrote a NaN), taken on the block while it is in L1 as an integer max of the float32
   bits without their sign: the next layer's activation scale (max|x| / L) needs no pass of
-  its own. With one weight plane the output may overwrite the products in place (each row
-  is made in an L1 scratch row first): the output's cache lines are then the ones just read.
+  its own. Rows are made in blocks of about `BLOCK_ELEMENTS` in an L1 scratch, then copied:
+  with one weight plane the output may overwrite the products in place, and its cache
+  lines are then the ones just read. In the common case (one plane, no alpha, no -0.0 bias)
+  a block is one flat loop against the scales and bias repeated per row.
+- `epilogue_levels(...)`: the same, then, in the same kernel call, the levels of its output
+  for the layer that reads it next (at the scale that layer would take): each thread
+  quantises the rows it has just written, and the reader finds its levels made
+  (`values.Values.levels`).
+- `nhwc_from_nchw(x, out)`: a segment input's uint8 levels made channels-last.
 
 Inner loops run over one contiguous row or block in a function of their own: LLVM then
 vectorises them (a loop bounded by min(n, a + BLOCK) inside the block loop was 3x slower).
@@ -46,6 +53,7 @@ BLOCK = 1 << 12  # elements per tie check of `levels`
 BLOCK_ELEMENTS = 2048  # elements per scratch block of the epilogue (whole rows: 8 KiB of float32, in L1)
 
 
+INF_BITS = 0x7F800000  # float32 +inf's bits: |x|'s bits above it are a NaN's
 SPLIT_MIN = 1 << 14  # elements of work below which a kernel runs serially on the calling thread (a launch wakes the other core)
 
 
@@ -111,7 +119,16 @@ def nhwc_from_nchw(x: np.ndarray, out: np.ndarray) -> None:
 NO_RESIDUAL = np.zeros((1, 1), np.float32)
 
 
-INF_BITS = 0x7F800000
+def _epilogue_args(q, ws, s, alpha, bias, zero_sign, residual, relu, out) -> tuple:
+    return (q, ws, np.float64(s), np.float64(alpha), alpha != 1.0, bias, zero_sign,
+            NO_RESIDUAL if residual is None else residual, residual is not None, relu, out)
+
+
+def _as_float(top: int) -> float:
+    """max|y| from the kernels' int32 bits of it (NaN above +inf's bits)."""
+    if top > INF_BITS:
+        return float("nan")
+    return struct.unpack("<f", struct.pack("<i", top))[0]
 
 
 def epilogue_rows(q: np.ndarray, ws: np.ndarray, s: float, alpha: float, bias: np.ndarray, zero_sign: bool,
@@ -125,16 +142,32 @@ def epilogue_rows(q: np.ndarray, ws: np.ndarray, s: float, alpha: float, bias: n
     if m == 0:
         return 0.0
     k = _k().jit
-    args = (q, ws, np.float64(s), np.float64(alpha), alpha != 1.0, bias, zero_sign,
-            NO_RESIDUAL if residual is None else residual, residual is not None, relu, out)
+    args = _epilogue_args(q, ws, s, alpha, bias, zero_sign, residual, relu, out)
     nb = _blocks(q.size, m, threads)
     if out.ndim == 3:
         top = k.epilogue_rows_nchw(*args, 0, m) if nb == 1 else k.epilogue_rows_nchw_par(*args, nb)
     else:
         top = k.epilogue_rows(*args, 0, m) if nb == 1 else k.epilogue_rows_par(*args, nb)
-    if top > INF_BITS:
-        return float("nan")
-    return struct.unpack("<f", struct.pack("<i", top))[0]
+    return _as_float(top)
+
+
+def epilogue_levels(q: np.ndarray, ws: np.ndarray, s: float, alpha: float, bias: np.ndarray, zero_sign: bool,
+                    residual: np.ndarray | None, relu: bool, out: np.ndarray, act_trits: int, u8: np.ndarray,
+                    threads: int = 1) -> tuple[float, float | None]:
+    """`epilogue_rows` into rows out [M, N], then, in the same kernel call (each thread on the
+    rows it has just written), the uint8 levels of out for a reader with `act_trits` > 1 into
+    u8 [M*N], at the scale max|out| / L that reader would take. Returns (max|out|, that scale),
+    or (max|out|, None) when max|out| is 0, infinite or NaN (u8 is then not written: the
+    reader quantises as usual, and a NaN is its error)."""
+    m = q.shape[0]
+    if m == 0:
+        return 0.0, None
+    k = _k().jit
+    args = _epilogue_args(q, ws, s, alpha, bias, zero_sign, residual, relu, out)
+    lv = np.float64((3 ** int(act_trits) - 1) // 2)
+    nb = _blocks(q.size, m, threads)
+    top, s2 = k.epilogue_levels(*args, lv, u8) if nb == 1 else k.epilogue_levels_par(*args, lv, u8, nb)
+    return _as_float(top), (float(s2) if s2 > 0.0 else None)
 
 
 def warm_up() -> None:
@@ -155,6 +188,8 @@ def warm_up() -> None:
     args = (np.zeros((2, 1), np.int32), ws, 1.0, 1.0, False, b, False, NO_RESIDUAL, False, False)
     k.epilogue_rows(*args, y, 0, 2)
     k.epilogue_rows_par(*args, y, 1)
+    k.epilogue_levels(*args, y, 1.0, np.empty(2, np.uint8))
+    k.epilogue_levels_par(*args, y, 1.0, np.empty(2, np.uint8), 1)
     y3 = y.reshape(1, 1, 2)
     k.epilogue_rows_nchw(*args, y3, 0, 2)
     k.epilogue_rows_nchw_par(*args, y3, 1)

@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from tsuc.runtime.tfmbs.fastpath import LEVEL_ZERO
-from tsuc.runtime.tfmbs.kernels import BLOCK, BLOCK_ELEMENTS, TIE_BAND
+from tsuc.runtime.tfmbs.kernels import BLOCK, BLOCK_ELEMENTS, INF_BITS, TIE_BAND
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
@@ -243,6 +243,34 @@ def epilogue_rows_nchw(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, us
     return top
 
 
+@_jit
+def bits_to_f64(top):  # pragma: no cover - compiled
+    """The float32 whose bits are the int32 `top`, as float64."""
+    return np.float64(np.array([top], np.int32).view(np.float32)[0])
+
+
+@_jit
+def next_scale(top, lv):  # pragma: no cover - compiled
+    """`actquant.scale_from_extremes(m, -m, k)` of the output's max|y| m (given as its float32
+    bits) for a reader with L = lv levels; 0.0 when that is not the plain quotient (m is 0,
+    infinite or NaN: `actquant.checked_scale` decides those in Python)."""
+    if top <= 0 or top >= INF_BITS:
+        return 0.0
+    return bits_to_f64(top) / lv
+
+
+@_jit
+def epilogue_levels(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, lv, u8):  # pragma: no cover
+    """`epilogue_rows` over all rows, then the next reader's levels of the output (`levels`)
+    into u8 at the scale its max|y| gives (when `next_scale` is not 0.0). Returns the max's
+    bits and that scale."""
+    top = epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, 0, q.shape[0])
+    s2 = next_scale(top, lv)
+    if s2 > 0.0:
+        levels(out.reshape(out.size), s2, u8)
+    return top, s2
+
+
 # -- the same over `nb` row blocks in parallel (numba's thread pool: OpenMP where it has it) ----
 
 _par = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
@@ -280,3 +308,22 @@ def epilogue_rows_nchw_par(q, ws, s, alpha, use_alpha, bias, zero_sign, residual
         tops[i] = epilogue_rows_nchw(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out,
                                      i * m // nb, (i + 1) * m // nb)
     return max_of(tops)
+
+
+@_par
+def epilogue_levels_par(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, lv, u8, nb):  # pragma: no cover
+    """`epilogue_levels` on nb row blocks: each thread quantises the rows it has just written."""
+    m = q.shape[0]
+    N = out.shape[1]
+    tops = np.empty(nb, np.int32)
+    for i in numba.prange(nb):
+        tops[i] = epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out,
+                                i * m // nb, (i + 1) * m // nb)
+    top = max_of(tops)
+    s2 = next_scale(top, lv)
+    if s2 > 0.0:
+        flat = out.reshape(out.size)
+        for i in numba.prange(nb):
+            a, e = i * m // nb * N, (i + 1) * m // nb * N
+            levels(flat[a:e], s2, u8[a:e])
+    return top, s2

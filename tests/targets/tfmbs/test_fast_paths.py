@@ -357,6 +357,41 @@ def test_fused_relu_of_an_underflowed_negative_is_plus_zero():
     assert not np.signbit(got[0, 0])
 
 
+@pytest.mark.parametrize("act_trits", [2, 5])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("relu", [False, True])
+def test_epilogue_then_levels_is_the_epilogue_then_the_readers_quantiser(act_trits, threads, relu, small_chunks):
+    """`kernels.epilogue_levels` (the reader's levels made in the epilogue's kernel call) ==
+    `epilogue_rows`, then `actquant.quantize` of its output at the reader's own scale: same
+    output bits, same max, the scale max|y| / L, levels q + 128."""
+    rng = np.random.default_rng(act_trits)
+    M, N = 53, 7
+    q = rng.integers(-3000, 3000, (M, N)).astype(np.int32)
+    ws, bias = rng.standard_normal((1, N)), rng.standard_normal(N)
+    res = rng.standard_normal((M, N)).astype(np.float32)
+    want = np.empty((M, N), np.float32)
+    top = kernels.epilogue_rows(q, ws, 0.01, 1.0, bias, False, res, relu, want)
+    got, u8 = np.empty((M, N), np.float32), np.zeros(M * N, np.uint8)
+    top2, s = kernels.epilogue_levels(q, ws, 0.01, 1.0, bias, False, res, relu, got, act_trits, u8, threads)
+    _same_bits(got, want)
+    assert top2 == top
+    levels, s_ref = actquant.quantize(want, act_trits)
+    assert s == s_ref
+    np.testing.assert_array_equal(u8.astype(np.int16) - 128, levels.reshape(-1))
+
+
+@pytest.mark.parametrize("fill", [0.0, np.nan, np.inf])
+def test_epilogue_then_levels_leaves_zero_and_bad_outputs_to_the_reader(fill):
+    """An output whose max|y| is 0, infinite or NaN gets no levels from the epilogue (the reader's
+    own quantiser decides those: scale 1.0, or its error)."""
+    q = np.zeros((4, 3), np.int32)
+    bias = np.full(3, fill)
+    y, u8 = np.empty((4, 3), np.float32), np.full(12, 7, np.uint8)
+    top, s = kernels.epilogue_levels(q, np.ones((1, 3)), 1.0, 1.0, bias, False, None, False, y, 3, u8)
+    assert s is None and (u8 == 7).all()
+    assert top == 0.0 if fill == 0.0 else not np.isfinite(top)
+
+
 @pytest.mark.parametrize("planes", [1, 2])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("batch,r", [(1, 130), (3, 70), (2, 1), (3, 300)])
