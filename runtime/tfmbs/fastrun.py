@@ -113,9 +113,11 @@ def input_levels(layer: Layer, values: Values, threads: int) -> tuple[np.ndarray
     x = np.ascontiguousarray(values[name] if conv is None or nchw else values.channels_last(name), dtype=np.float32)
     flat = x.reshape(-1)
     amax = values.abs_max(name)
-    if J > 1 and amax is not None and flat.size:
-        s = actquant.scale_from_extremes(amax, -amax, J)
-    elif J == 1 and conv is not None:  # a mean: its rounding depends on the order, NCHW's is the formula's
+    if J > 1:
+        if amax is None:  # a segment input: nobody recorded it
+            amax = kernels.abs_max(flat, threads)
+        s = actquant.scale_from_extremes(amax, -amax, J) if flat.size else 1.0
+    elif conv is not None:  # a mean: its rounding depends on the order, NCHW's is the formula's
         s = actquant.act_scale(values[name], J)
     else:
         s = fastpath.act_scale(flat, J, threads)

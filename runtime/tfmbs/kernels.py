@@ -29,6 +29,7 @@ after a parallel region halves the speed of the onnxruntime product that runs ne
   quantises the rows it has just written, and the reader finds its levels made
   (`values.Values.levels`).
 - `nhwc_from_nchw(x, out)`: a segment input's uint8 levels made channels-last.
+- `abs_max(x)`: max|x| of a segment input (for its scale), one pass over the bits.
 
 Inner loops run over one contiguous row or block in a function of their own: LLVM then
 vectorises them (a loop bounded by min(n, a + BLOCK) inside the block loop was 3x slower).
@@ -88,6 +89,17 @@ def levels_u8(flat: np.ndarray, s: float, out: np.ndarray, threads: int = 1) -> 
         k.levels(flat, np.float64(s), out)
     else:
         k.levels_par(flat, np.float64(s), out, nb)
+
+
+def abs_max(flat: np.ndarray, threads: int = 1) -> float:
+    """max|x| of float32 `flat` in one pass over its bits (NaN if it holds a NaN, 0.0 if empty):
+    the scale of a segment input, whose maker recorded none."""
+    if flat.size == 0:
+        return 0.0
+    k = _k().jit
+    bits = flat.view(np.int32)
+    nb = _blocks(flat.size, flat.size, threads)
+    return _as_float(k.abs_max_bits(bits, np.int32(0)) if nb == 1 else k.abs_max_bits_par(bits, nb))
 
 
 def _geometry(conv: dict[str, list[int]]) -> tuple[int, ...]:
@@ -179,6 +191,8 @@ def warm_up() -> None:
     u8 = np.empty(3, np.uint8)
     k.levels(x, 1.0, u8)
     k.levels_par(x, 1.0, u8, 1)
+    k.abs_max_bits(x.view(np.int32), np.int32(0))
+    k.abs_max_bits_par(x.view(np.int32), 1)
     g = (1, 1, 1, 1, 0, 0, 1, 1, 1, 1)
     xq, a = np.zeros((1, 1, 1, 1), np.uint8), np.empty((1, 1), np.uint8)
     k.im2col_cl(xq, *g, a, 0, 1)

@@ -284,6 +284,15 @@ def levels_par(x, s, out, nb):  # pragma: no cover - compiled
 
 
 @_par
+def abs_max_bits_par(bits, nb):  # pragma: no cover - compiled
+    n = bits.size
+    tops = np.empty(nb, np.int32)
+    for i in numba.prange(nb):
+        tops[i] = abs_max_bits(bits[i * n // nb:(i + 1) * n // nb], np.int32(0))
+    return max_of(tops)
+
+
+@_par
 def im2col_cl_par(xq, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out, nb):  # pragma: no cover - compiled
     m = out.shape[0]
     for i in numba.prange(nb):

@@ -55,6 +55,23 @@ def test_levels_equal_the_quantiser(act_trits, threads, magnitude, small_chunks)
     assert np.abs(q).max() == actquant.levels(act_trits) or act_trits == 1
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_abs_max_is_numpys_with_nan_and_inf_kept(threads, small_chunks):
+    """`kernels.abs_max` (a segment input's max|x|, one pass over the bits) == np.abs(x).max(),
+    a NaN anywhere gives NaN, an infinity gives inf, -0.0 counts as 0."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(1001).astype(np.float32)
+    x[777] = -7.5
+    assert kernels.abs_max(x, threads) == np.abs(x).max() == 7.5
+    assert kernels.abs_max(np.array([-0.0, 0.0], np.float32), threads) == 0.0
+    assert kernels.abs_max(np.empty(0, np.float32), threads) == 0.0
+    for bad in (np.nan, -np.inf):
+        y = x.copy()
+        y[999] = bad
+        got = kernels.abs_max(y, threads)
+        assert np.isnan(got) if np.isnan(bad) else got == np.inf
+
+
 def test_levels_round_ties_to_even(small_chunks):
     # s = max|x| / 121 = 2^-4 exactly, and x = (k + 1/2) * 2^-4 divides exactly into a tie
     k = np.arange(-120, 120)
