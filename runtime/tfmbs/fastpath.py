@@ -6,8 +6,11 @@ float64, with Q_p = W_trits[p] @ q exact integers. Nothing in it depends on how 
 computed, so this module computes it the fastest exact way it can (`fastrun.run_int8`
 strings the pieces together):
 
-- **scale** (`act_scale`): max and min in chunks over threads, unless the value's maker
-  recorded its largest magnitude (`values.Values.abs_max`: the fused epilogue does).
+- **scale**: max|x| / L from the largest magnitude the value's maker recorded
+  (`values.Values.abs_max`: the fused epilogue does), or, for a segment input, from one
+  pass over its bits (`kernels.abs_max`); `act_scale` (max and min in chunks over threads)
+  where numba's kernels are not used. The fused epilogue also makes the levels of its
+  output for the next reader (`kernels.epilogue_levels`).
 - **levels** (`levels_u8`): q = rint(fl64(x / s)) stored as uint8 q + 128, for act_trits <= 5
   (|q| <= 121), numba's `kernels.levels_u8` on blocks over threads. No clip is needed: with
   s = fl(M / L) and M = max|x|, |x| / s <= M / s = L / (1 + d) with |d| <= 2^-53, so
