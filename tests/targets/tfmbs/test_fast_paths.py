@@ -642,3 +642,22 @@ def test_a_chain_of_layers_with_changing_batches_agrees_on_every_engine(options,
             for name in ("y1", "y2", "y3", "y4"):
                 _same_bits(outs[key][name], outs["blas"][name])
             assert _strip(exes[key]) == _strip(exes["blas"]), key
+
+
+CONV_THEN_MATMUL = _model([helper.make_node("Conv", ["x", "w0"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+                           helper.make_node("MatMul", ["c", "w1"], ["y"])],
+                          {"w0": _rand((6, 4, 3, 3), 3, 0.3), "w1": _rand((5, 7), 4, 0.5)}, ["b", 4, 6, 5], ["b", 6, 6, 7])
+
+
+def test_a_rows_reader_of_a_convolution_quantises_the_nchw_value_itself(tmp_path):
+    """A MatMul reading a convolution's 4-D output in one segment reads it as NCHW rows (its
+    last axis is W): the convolution's epilogue must not hand it levels in its own
+    channels-last order. Fast path == reference bit for bit, on every engine."""
+    path = str(tmp_path / "m.tsuc")
+    exe = tsuc.compile(CONV_THEN_MATMUL, target="tfmbs", output=path)
+    assert [len(s["config"]["layers"]) for s in exe.manifest["segments"]] == [2]
+    x = _rand((2, 4, 6, 5), 9)
+    c = ref.conv2d(x, _rand((6, 4, 3, 3), 3, 0.3), None, pads=(1, 1, 1, 1), quant="twn", w_planes=1, act_trits=5)
+    want = ref.matmul(c, _rand((5, 7), 4, 0.5), quant="twn", w_planes=1, act_trits=5)
+    for params in ({}, {"threads": 2}, {"products": "blas"}, {"mode": "replay"}):
+        _same_bits(tsuc.load(path).run({"x": x}, **params)["y"], want)
