@@ -48,6 +48,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from tsuc.runtime.tfmbs import actquant
+
 AVAILABLE = importlib.util.find_spec("numba") is not None  # imported on first use: compiles need not pay for it
 TIE_BAND = 1e-9  # |frac(x * r)| this close to 0.5: decide by the true division
 BLOCK = 1 << 12  # elements per tie check of `levels`
@@ -176,9 +178,7 @@ def epilogue_levels(q: np.ndarray, ws: np.ndarray, s: float, alpha: float, bias:
         return 0.0, None
     k = _k().jit
     args = _epilogue_args(q, ws, s, alpha, bias, zero_sign, residual, relu, out)
-    lv = np.float64((3 ** int(act_trits) - 1) // 2)
-    nb = _blocks(q.size, m, threads)
-    top, s2 = k.epilogue_levels(*args, lv, u8) if nb == 1 else k.epilogue_levels_par(*args, lv, u8, nb)
+    top, s2 = k.epilogue_levels(*args, np.float64(actquant.levels(act_trits)), u8, _blocks(q.size, m, threads))
     return _as_float(top), (float(s2) if s2 > 0.0 else None)
 
 
@@ -202,8 +202,7 @@ def warm_up() -> None:
     args = (np.zeros((2, 1), np.int32), ws, 1.0, 1.0, False, b, False, NO_RESIDUAL, False, False)
     k.epilogue_rows(*args, y, 0, 2)
     k.epilogue_rows_par(*args, y, 1)
-    k.epilogue_levels(*args, y, 1.0, np.empty(2, np.uint8))
-    k.epilogue_levels_par(*args, y, 1.0, np.empty(2, np.uint8), 1)
+    k.epilogue_levels(*args, y, 1.0, np.empty(2, np.uint8), 1)  # compiles both branches (serial, parallel)
     y3 = y.reshape(1, 1, 2)
     k.epilogue_rows_nchw(*args, y3, 0, 2)
     k.epilogue_rows_nchw_par(*args, y3, 1)

@@ -259,18 +259,6 @@ def next_scale(top, lv):  # pragma: no cover - compiled
     return bits_to_f64(top) / lv
 
 
-@_jit
-def epilogue_levels(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, lv, u8):  # pragma: no cover
-    """`epilogue_rows` over all rows, then the next reader's levels of the output (`levels`)
-    into u8 at the scale its max|y| gives (when `next_scale` is not 0.0). Returns the max's
-    bits and that scale."""
-    top = epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, 0, q.shape[0])
-    s2 = next_scale(top, lv)
-    if s2 > 0.0:
-        levels(out.reshape(out.size), s2, u8)
-    return top, s2
-
-
 # -- the same over `nb` row blocks in parallel (numba's thread pool: OpenMP where it has it) ----
 
 _par = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
@@ -319,20 +307,22 @@ def epilogue_rows_nchw_par(q, ws, s, alpha, use_alpha, bias, zero_sign, residual
     return max_of(tops)
 
 
-@_par
-def epilogue_levels_par(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, lv, u8, nb):  # pragma: no cover
-    """`epilogue_levels` on nb row blocks: each thread quantises the rows it has just written."""
+@_jit
+def epilogue_levels(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, lv, u8, nb):  # pragma: no cover
+    """`epilogue_rows` on all rows (nb row blocks), then the next reader's levels of the output
+    (`levels`, nb blocks again, each thread on about the rows it has just written) into u8 at
+    the scale its max|y| gives, when `next_scale` is not 0.0. Returns the max's bits and that
+    scale. One call from Python: the second parallel region starts while the pool is awake."""
     m = q.shape[0]
-    N = out.shape[1]
-    tops = np.empty(nb, np.int32)
-    for i in numba.prange(nb):
-        tops[i] = epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out,
-                                i * m // nb, (i + 1) * m // nb)
-    top = max_of(tops)
+    if nb == 1:
+        top = epilogue_rows(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, 0, m)
+    else:
+        top = epilogue_rows_par(q, ws, s, alpha, use_alpha, bias, zero_sign, residual, use_residual, relu, out, nb)
     s2 = next_scale(top, lv)
     if s2 > 0.0:
         flat = out.reshape(out.size)
-        for i in numba.prange(nb):
-            a, e = i * m // nb * N, (i + 1) * m // nb * N
-            levels(flat[a:e], s2, u8[a:e])
+        if nb == 1:
+            levels(flat, s2, u8)
+        else:
+            levels_par(flat, s2, u8, nb)
     return top, s2
